@@ -1,0 +1,71 @@
+"""Encoders: spectrograms ``[batch, freq, time, 1]`` -> posteriors q(z | x) over ``[latent_dim]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+@keras.saving.register_keras_serializable(package="tfp_audio_vae")
+class ConvEncoder(keras.layers.Layer):
+    """A stride-2 convolutional encoder returning a diagonal Gaussian posterior q(z | x).
+
+    Each of ``len(filters)`` blocks halves frequency and time (128 x 128 -> 4 x 4 with the
+    default five blocks); a dense layer maps the flattened features to the posterior's location
+    and scale. Scales pass through softplus plus ``scale_floor``, so they never collapse to 0.
+
+    Args:
+      latent_dim: size of z.
+      filters: channels of each stride-2 block.
+      kernel_size: convolution kernel size.
+      scale_floor: smallest posterior standard deviation.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 32,
+        filters: Sequence[int] = (16, 32, 64, 128, 256),
+        kernel_size: int = 3,
+        scale_floor: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.filters = tuple(int(f) for f in filters)
+        self.kernel_size = int(kernel_size)
+        self.scale_floor = float(scale_floor)
+        self.blocks = [
+            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", activation="silu")
+            for f in self.filters
+        ]
+        self.flatten = keras.layers.Flatten()
+        self.to_params = keras.layers.Dense(2 * self.latent_dim)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.call(tf.zeros([1, *input_shape[1:]]))  # creates every sub-layer's weights
+
+    def call(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
+        """x ``[batch, freq, time, 1]`` -> q(z | x), batch shape ``[batch]``, event ``[latent_dim]``."""
+        h = x
+        for block in self.blocks:
+            h = block(h)  # [batch, freq / 2^i, time / 2^i, filters[i]]
+        params = self.to_params(self.flatten(h))  # [batch, 2 * latent]
+        loc, raw_scale = tf.split(params, 2, axis=-1)  # [batch, latent] each
+        return tfd.MultivariateNormalDiag(
+            loc=loc, scale_diag=tf.nn.softplus(raw_scale) + self.scale_floor
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "filters": list(self.filters),
+            "kernel_size": self.kernel_size,
+            "scale_floor": self.scale_floor,
+        }

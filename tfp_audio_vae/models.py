@@ -1,0 +1,66 @@
+"""The package's VAE variants, built on one network so that only the prior differs between them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tfp_audio_vae.decoders import ConvDecoder
+from tfp_audio_vae.encoders import ConvEncoder
+from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
+from tfp_audio_vae.spectrogram import SpectrogramConfig
+from tfp_audio_vae.vae import VAE, KLMode
+
+Variant = Literal["standard", "mog", "conditional"]
+VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional")
+
+
+def make_prior(variant: Variant, latent_dim: int, num_components: int = 10, seed: int = 0) -> Prior:
+    """The prior of a named variant.
+
+    - ``"standard"``: N(0, I).
+    - ``"mog"``: a learnable mixture of ``num_components`` Gaussians (unsupervised).
+    - ``"conditional"``: the same mixture with component k tied to digit k, trained with labels.
+    """
+    if variant == "standard":
+        return StandardNormalPrior(latent_dim)
+    if variant in ("mog", "conditional"):
+        return MixtureOfGaussiansPrior(
+            latent_dim, num_components, conditional=variant == "conditional", seed=seed
+        )
+    raise ValueError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+
+
+def build_vae(
+    spectrogram_config: SpectrogramConfig,
+    prior: Variant | Prior = "standard",
+    *,
+    latent_dim: int = 32,
+    num_components: int = 10,
+    kl: KLMode | None = None,
+    seed: int = 0,
+    **vae_kwargs: Any,
+) -> VAE:
+    """A VAE with the default network (`ConvEncoder`, `ConvDecoder`) and the given prior.
+
+    Args:
+      spectrogram_config: the pipeline's config (normalisation included) the model is saved with.
+      prior: a variant name or any `Prior` instance (a user's own subclass included).
+      latent_dim: size of z (ignored when ``prior`` is an instance: its ``latent_dim`` rules).
+      num_components: mixture components of the ``"mog"`` and ``"conditional"`` variants.
+      kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
+        no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
+      seed: seed of the prior's initial means.
+      **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
+    """
+    if isinstance(prior, str):
+        kl = kl or ("mc" if prior == "mog" else "auto")
+        prior = make_prior(prior, latent_dim, num_components, seed)
+    latent_dim = prior.latent_dim
+    return VAE(
+        ConvEncoder(latent_dim),
+        ConvDecoder(spectrogram_config.shape),
+        prior,
+        kl=kl or "auto",
+        spectrogram_config=spectrogram_config,
+        **vae_kwargs,
+    )

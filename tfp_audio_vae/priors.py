@@ -1,0 +1,186 @@
+"""Priors p(z) over the latent space, as Keras layers that return `tfd.Distribution` objects.
+
+A prior is a `Prior` subclass with one method, `distribution`, that builds a distribution with event
+shape ``[latent_dim]`` from the layer's current weights. Weights made with ``add_weight`` train with
+the rest of the VAE. Subclasses are registered for safe Keras serialisation automatically, so a
+model with a user's own prior saves and loads (the class must be defined, e.g. imported, before
+loading).
+
+#### Examples
+
+```python
+class StudentTPrior(Prior):
+    def distribution(self, labels=None):
+        return tfd.Independent(tfd.StudentT(df=5.0, loc=tf.zeros(self.latent_dim), scale=1.0), 1)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+_SOFTPLUS_INVERSE_OF_ONE = 0.5413248546129181  # log(e - 1)
+
+
+class Prior(keras.layers.Layer):
+    """A prior p(z) (or a conditional prior p(z | y)) with event shape ``[latent_dim]``.
+
+    Subclass it and implement `distribution`; create trainable parameters with ``add_weight`` in
+    ``__init__`` or ``build``, and build the distribution from them on every call (never cache a
+    distribution: it would keep the weights' initial values).
+
+    Args:
+      latent_dim: size of the latent space.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        keras.saving.register_keras_serializable(package=cls.__module__)(cls)
+
+    def __init__(self, latent_dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if int(latent_dim) <= 0:
+            raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+        self.latent_dim = int(latent_dim)
+
+    def distribution(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        """The prior as a distribution with event shape ``[latent_dim]``.
+
+        Args:
+          labels: int32 ``[batch]`` class labels, for conditional priors; others ignore them.
+        Returns:
+          a distribution with event shape ``[latent_dim]`` and batch shape ``[]`` (or ``[batch]``
+          for a conditional prior given labels).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement distribution()")
+
+    def log_prob(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """log p(z) in nats: z ``[..., batch, latent_dim]`` -> ``[..., batch]``."""
+        return self.distribution(labels).log_prob(z)
+
+    def sample(self, n: int, labels: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
+        """``n`` draws ``[n, latent_dim]`` (given ``labels`` ``[n]``, one draw per label)."""
+        if labels is not None:
+            return self.distribution(labels).sample(seed=seed)  # [n, latent]
+        return self.distribution().sample(n, seed=seed)  # [n, latent]
+
+    def call(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        return self.distribution(labels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+class StandardNormalPrior(Prior):
+    """The standard normal N(0, I) over ``[latent_dim]``: no parameters, analytic KL to a diagonal
+    Gaussian posterior.
+
+    #### Examples
+
+    ```python
+    prior = StandardNormalPrior(latent_dim=2)
+    prior.distribution().log_prob([0.0, 0.0])  # -1.837877 nats = -log(2 pi)
+    ```
+    """
+
+    def distribution(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        del labels  # unconditional
+        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.latent_dim]))
+
+
+class MixtureOfGaussiansPrior(Prior):
+    """A learnable mixture of ``num_components`` diagonal Gaussians, `tfd.MixtureSameFamily`.
+
+    All of the mixture logits, component means and component scales train. Means start at
+    ``N(0, init_spread^2)`` draws so components do not sit on top of each other (their typical
+    distance, ``init_spread * sqrt(2 * latent_dim)``, is several component scales); scales start at 1.
+
+    With ``conditional=True`` component ``k`` is tied to class ``k`` (e.g. digit ``k``): given labels,
+    `distribution` returns the per-example component p(z | y) (a `MultivariateNormalDiag`, so the KL
+    to the posterior is analytic), and without labels the mixture p(z) = sum_k pi_k p(z | k).
+
+    Args:
+      latent_dim: size of the latent space.
+      num_components: number of mixture components (number of classes when conditional).
+      conditional: tie component k to label k.
+      init_spread: standard deviation of the initial component means.
+      scale_floor: smallest component scale.
+      seed: seed of the initial means.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        num_components: int = 10,
+        conditional: bool = False,
+        init_spread: float = 1.0,
+        scale_floor: float = 1e-3,
+        seed: int | None = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(latent_dim, **kwargs)
+        if int(num_components) < 1:
+            raise ValueError(f"num_components must be at least 1, got {num_components}")
+        self.num_components = int(num_components)
+        self.conditional = bool(conditional)
+        self.init_spread = float(init_spread)
+        self.scale_floor = float(scale_floor)
+        self.seed = seed
+        k, d = self.num_components, self.latent_dim
+        # Given labels the mixture weights are the class frequencies, not learned: uniform.
+        self.logits = self.add_weight(
+            shape=(k,), initializer="zeros", trainable=not self.conditional, name="logits"
+        )
+        self.means = self.add_weight(
+            shape=(k, d),
+            initializer=keras.initializers.RandomNormal(stddev=self.init_spread, seed=seed),
+            name="means",
+        )
+        self.raw_scales = self.add_weight(
+            shape=(k, d),
+            initializer=keras.initializers.Constant(_SOFTPLUS_INVERSE_OF_ONE),
+            name="raw_scales",
+        )
+
+    @property
+    def scales(self) -> tf.Tensor:
+        """Component scales ``[num_components, latent_dim]`` (softplus of a raw weight, floored)."""
+        return tf.nn.softplus(self.raw_scales) + self.scale_floor
+
+    def components(self) -> tfd.MultivariateNormalDiag:
+        """The components as one distribution with batch shape ``[num_components]``."""
+        return tfd.MultivariateNormalDiag(loc=self.means, scale_diag=self.scales)
+
+    def distribution(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        if labels is not None and self.conditional:
+            labels = tf.convert_to_tensor(labels, tf.int32)
+            tf.debugging.assert_less(
+                labels, self.num_components, message="label outside the mixture's components"
+            )
+            tf.debugging.assert_non_negative(
+                labels, message="a conditional prior needs a label for every example"
+            )
+            return tfd.MultivariateNormalDiag(
+                loc=tf.gather(self.means, labels),  # [batch, latent]
+                scale_diag=tf.gather(self.scales, labels),  # [batch, latent]
+            )
+        return tfd.MixtureSameFamily(
+            mixture_distribution=tfd.Categorical(logits=self.logits),  # [K]
+            components_distribution=self.components(),  # batch [K], event [latent]
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "num_components": self.num_components,
+            "conditional": self.conditional,
+            "init_spread": self.init_spread,
+            "scale_floor": self.scale_floor,
+            "seed": self.seed,
+        }

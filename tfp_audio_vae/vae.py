@@ -1,0 +1,292 @@
+"""The variational autoencoder: an encoder, a decoder and a pluggable prior, trained on the ELBO.
+
+    -ELBO(x) = E_q[-log p(x | z)] + KL(q(z | x) || p(z))        (nats per example)
+
+All quantities are in nats per spectrogram, in the normalised spectrogram space of the model's
+`SpectrogramConfig`; bits per dimension divide by ``freq * time * ln 2``. The KL is analytic where
+TFP registers one for the posterior/prior pair, otherwise a Monte-Carlo estimate
+``mean_s[log q(z_s | x) - log p(z_s)]`` over ``kl_samples`` draws.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_audio_vae.priors import Prior
+from tfp_audio_vae.spectrogram import SpectrogramConfig
+
+tfd = tfp.distributions
+
+KLMode = Literal["analytic", "mc", "auto"]
+
+
+def analytic_kl_available(posterior: tfd.Distribution, prior: tfd.Distribution) -> bool:
+    """Whether TFP has a registered analytic KL for this (posterior, prior) pair."""
+    try:
+        tfd.kl_divergence(posterior, prior)
+    except NotImplementedError:
+        return False
+    return True
+
+
+@keras.saving.register_keras_serializable(package="tfp_audio_vae")
+class VAE(keras.Model):
+    """A VAE over spectrograms ``[batch, freq, time, 1]`` with latents ``[batch, latent_dim]``.
+
+    Args:
+      encoder: a layer mapping x to q(z | x), a distribution with event ``[latent_dim]``.
+      decoder: a layer mapping z ``[batch, latent_dim]`` to p(x | z), event ``[freq, time, 1]``.
+      prior: a `Prior`.
+      kl: ``"analytic"`` (TFP's registered KL; an error if none), ``"mc"`` or ``"auto"``.
+      kl_samples: Monte-Carlo draws of z per example (used by the MC KL and the likelihood term).
+      beta: weight of the KL in the training loss (1 gives the ELBO).
+      warmup_steps: the KL weight rises linearly from 0 to ``beta`` over this many steps.
+      free_nats: the training loss uses ``max(KL, free_nats)`` (batch mean), against collapse.
+      spectrogram_config: the pipeline's config, normalisation included; saved with the model.
+      input_shape: ``(freq, time, 1)``; defaults to ``spectrogram_config.shape``. When known, the
+        model builds at once (so it can be counted, saved and restored before any call).
+    """
+
+    def __init__(
+        self,
+        encoder: keras.layers.Layer,
+        decoder: keras.layers.Layer,
+        prior: Prior,
+        *,
+        kl: KLMode = "auto",
+        kl_samples: int = 1,
+        beta: float = 1.0,
+        warmup_steps: int = 0,
+        free_nats: float = 0.0,
+        spectrogram_config: SpectrogramConfig | None = None,
+        input_shape: tuple[int, int, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if kl not in ("analytic", "mc", "auto"):
+            raise ValueError(f"kl must be 'analytic', 'mc' or 'auto', got {kl!r}")
+        if int(kl_samples) < 1:
+            raise ValueError(f"kl_samples must be at least 1, got {kl_samples}")
+        if not isinstance(prior, Prior):
+            raise TypeError(f"prior must be a tfp_audio_vae.priors.Prior, got {type(prior)}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.prior = prior
+        self.kl = kl
+        self.kl_samples = int(kl_samples)
+        self.beta = float(beta)
+        self.warmup_steps = int(warmup_steps)
+        self.free_nats = float(free_nats)
+        self.spectrogram_config = spectrogram_config
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", "neg_elbo", "nll", "kl", "bits_per_dim")
+        }
+        if input_shape is None and spectrogram_config is not None:
+            input_shape = spectrogram_config.shape
+        self.spectrogram_shape = tuple(input_shape) if input_shape else None
+        if self.spectrogram_shape:
+            self.build((None, *self.spectrogram_shape))
+
+    # ------------------------------------------------------------------ the model's distributions
+
+    @property
+    def latent_dim(self) -> int:
+        return self.prior.latent_dim
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        x = tf.zeros([1, *input_shape[1:]])
+        z = tf.convert_to_tensor(self.encoder(x).sample())  # [1, latent]
+        self.decoder(z)
+        self.prior.distribution()
+        super().build(input_shape)
+
+    def encode(self, x: tf.Tensor) -> tfd.Distribution:
+        """q(z | x): x ``[batch, freq, time, 1]`` -> batch ``[batch]``, event ``[latent]``."""
+        return self.encoder(x)
+
+    def decode(self, z: tf.Tensor) -> tfd.Distribution:
+        """p(x | z): z ``[batch, latent]`` -> batch ``[batch]``, event ``[freq, time, 1]``."""
+        return self.decoder(z)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tfd.Distribution:
+        """p(x | z) at one posterior draw z ~ q(z | x)."""
+        return self.decode(self.encode(x).sample())
+
+    def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
+        """Decoder mean at the posterior mean: ``[batch, freq, time, 1]`` -> same shape."""
+        return self.decode(self.encode(x).mean()).mean()
+
+    def sample(self, n: int, labels: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
+        """Decoder means of ``n`` prior draws, ``[n, freq, time, 1]`` (per label if given)."""
+        z = self.prior.sample(n, labels=labels, seed=seed)  # [n, latent]
+        return self.decode(z).mean()
+
+    # ------------------------------------------------------------------ bounds
+
+    def kl_mode(self, posterior: tfd.Distribution, prior: tfd.Distribution) -> str:
+        """The KL actually used for this pair: ``"analytic"`` or ``"mc"``."""
+        if self.kl == "mc":
+            return "mc"
+        if analytic_kl_available(posterior, prior):
+            return "analytic"
+        if self.kl == "analytic":
+            raise NotImplementedError(
+                f"no analytic KL is registered in TFP for {type(posterior).__name__} || "
+                f"{type(prior).__name__} (prior {type(self.prior).__name__}): "
+                "use kl='mc' or kl='auto'"
+            )
+        return "mc"
+
+    def _prior_labels(self, labels: tf.Tensor | None) -> tf.Tensor | None:
+        return labels if getattr(self.prior, "conditional", False) else None
+
+    def elbo_terms(
+        self, x: tf.Tensor, labels: tf.Tensor | None = None, samples: int | None = None
+    ) -> dict[str, tf.Tensor]:
+        """Per-example ``nll``, ``kl``, ``neg_elbo`` (nats) and ``bits_per_dim``, each ``[batch]``.
+
+        Args:
+          x: spectrograms ``[batch, freq, time, 1]``.
+          labels: int32 ``[batch]``, used only by a conditional prior.
+          samples: draws of z per example (default ``kl_samples``).
+        """
+        samples = samples or self.kl_samples
+        labels = self._prior_labels(labels)
+        posterior = self.encode(x)  # batch [b], event [latent]
+        prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
+        z = posterior.sample(samples)  # [S, b, latent]
+        batch = tf.shape(x)[0]
+        flat_z = tf.reshape(z, [-1, self.latent_dim])  # [S * b, latent]
+        x_tiled = tf.tile(x, [samples, 1, 1, 1])  # [S * b, freq, time, 1]
+        log_lik = tf.reshape(self.decode(flat_z).log_prob(x_tiled), [samples, batch])  # [S, b]
+        nll = -tf.reduce_mean(log_lik, axis=0)  # [b]
+        if self.kl_mode(posterior, prior) == "analytic":
+            kl = tfd.kl_divergence(posterior, prior)  # [b]
+        else:
+            kl = tf.reduce_mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)  # [b]
+        kl = tf.broadcast_to(kl, tf.shape(nll))
+        neg_elbo = nll + kl
+        dims = float(np.prod(x.shape[1:]))
+        return {
+            "nll": nll,
+            "kl": kl,
+            "neg_elbo": neg_elbo,
+            "bits_per_dim": neg_elbo / (dims * math.log(2.0)),
+        }
+
+    def elbo(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """The evidence lower bound per example, ``[batch]``, in nats."""
+        return -self.elbo_terms(x, labels)["neg_elbo"]
+
+    def iwae(
+        self, x: tf.Tensor, k: int = 100, labels: tf.Tensor | None = None, chunk: int = 256
+    ) -> tf.Tensor:
+        """Importance-weighted bound on log p(x) (Burda et al. 2016) per example, ``[batch]``, nats.
+
+        ``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x)``, z_i ~ q(z | x); k = 1 is the ELBO and the
+        bound tightens as k grows. The k draws are decoded ``chunk`` examples' worth at a time.
+        """
+        labels = self._prior_labels(labels)
+        posterior = self.encode(x)  # batch [b]
+        batch = tf.shape(x)[0]
+        per_chunk = max(1, chunk // int(x.shape[0] or 1))
+        log_weights = []
+        for start in range(0, k, per_chunk):
+            s = min(per_chunk, k - start)
+            z = posterior.sample(s)  # [s, b, latent]
+            x_tiled = tf.tile(x, [s, 1, 1, 1])  # [s * b, freq, time, 1]
+            log_lik = self.decode(tf.reshape(z, [-1, self.latent_dim])).log_prob(x_tiled)
+            log_lik = tf.reshape(log_lik, [s, batch])  # [s, b]
+            log_weights.append(
+                log_lik + self.prior.log_prob(z, labels) - posterior.log_prob(z)  # [s, b]
+            )
+        log_w = tf.concat(log_weights, axis=0)  # [k, b]
+        return tf.reduce_logsumexp(log_w, axis=0) - math.log(k)  # [b]
+
+    # ------------------------------------------------------------------ training
+
+    def _unpack(self, data: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
+        if isinstance(data, dict):
+            return data["spectrogram"], data.get("digit")
+        if isinstance(data, tuple | list):
+            return data[0], (data[1] if len(data) > 1 else None)
+        return data, None
+
+    def kl_weight(self) -> tf.Tensor:
+        """The KL weight at the optimizer's current step (β with linear warm-up)."""
+        if self.warmup_steps <= 0:
+            return tf.constant(self.beta)
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        return self.beta * tf.minimum(1.0, step / float(self.warmup_steps))
+
+    def _update_trackers(self, loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, Any]:
+        self.trackers["loss"].update_state(loss)
+        for name, values in terms.items():
+            self.trackers[name].update_state(values)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        x, labels = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(x, labels)
+            kl = tf.reduce_mean(terms["kl"])
+            kl_term = tf.maximum(kl, self.free_nats) if self.free_nats > 0 else kl
+            loss = tf.reduce_mean(terms["nll"]) + self.kl_weight() * kl_term
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = loss / replicas
+        grads = tape.gradient(scaled, self.trainable_variables)
+        finite = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
+        )
+        # A non-finite step leaves the weights as they were; the NaN loss it reports stops training.
+        safe = [tf.where(finite, g, tf.zeros_like(g)) if g is not None else g for g in grads]
+        self.optimizer.apply_gradients(zip(safe, self.trainable_variables, strict=True))
+        return self._update_trackers(loss, terms)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        x, labels = self._unpack(data)
+        terms = self.elbo_terms(x, labels)
+        loss = tf.reduce_mean(terms["nll"]) + self.beta * tf.reduce_mean(terms["kl"])
+        return self._update_trackers(loss, terms)
+
+    def predict_step(self, data: Any) -> tf.Tensor:
+        x, _ = self._unpack(data)
+        return self.reconstruct(x)
+
+    # ------------------------------------------------------------------ saving
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "prior": keras.saving.serialize_keras_object(self.prior),
+            "kl": self.kl,
+            "kl_samples": self.kl_samples,
+            "beta": self.beta,
+            "warmup_steps": self.warmup_steps,
+            "free_nats": self.free_nats,
+            "spectrogram_config": (
+                self.spectrogram_config.to_dict() if self.spectrogram_config else None
+            ),
+            "input_shape": list(self.spectrogram_shape) if self.spectrogram_shape else None,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        config = dict(config)
+        for part in ("encoder", "decoder", "prior"):
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        spec = config.pop("spectrogram_config", None)
+        return cls(spectrogram_config=SpectrogramConfig.from_dict(spec) if spec else None, **config)
