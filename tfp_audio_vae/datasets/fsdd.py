@@ -1,0 +1,342 @@
+"""The Free Spoken Digit Dataset (FSDD): finding, downloading, verifying and listing it.
+
+FSDD (github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0) holds 3,000 mono 16-bit WAV
+recordings at 8 kHz named ``{digit}_{speaker}_{index}.wav``: 6 speakers x 10 digits x 50 takes.
+The official split puts takes 0-4 in the test set (300 files) and 5-49 in training (2,700).
+
+The package pins release `FSDD_VERSION` and ships the SHA-256 of every recording
+(``fsdd_recordings.sha256``, in ``sha256sum`` format), so a download is checked file by file.
+
+#### Examples
+
+```python
+root = locate()                 # $TFP_AUDIO_VAE_FSDD, else the cache, else a download
+train = records(root, "train")  # 2,700 FSDDRecord, sorted by file name
+train[0]                        # FSDDRecord(path=.../0_george_10.wav, digit=0, speaker='george',
+                                #            index=10)
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import posixpath
+import re
+import secrets
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from tqdm import tqdm
+
+FSDD_VERSION = "v1.0.10"
+ARCHIVE_URL = (
+    "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/"
+    f"{FSDD_VERSION}.tar.gz"
+)
+ARCHIVE_TOP = f"free-spoken-digit-dataset-{FSDD_VERSION.removeprefix('v')}"
+"""The archive's top folder, and the name of the dataset folder `download` creates."""
+ENV_VAR = "TFP_AUDIO_VAE_FSDD"
+"""Names a folder holding ``recordings/`` (an FSDD copy), used before the cache."""
+CACHE_ENV_VAR = "TFP_AUDIO_VAE_CACHE"
+
+MANIFEST = resources.files(__package__) / "fsdd_recordings.sha256"
+SPEAKERS = resources.files(__package__) / "fsdd_speakers.json"
+
+_NAME = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[A-Za-z0-9-]+)_(?P<index>[0-9]+)\.wav")
+_TEST_TAKES = range(5)  # takes 0-4 are the official test set
+
+
+class FSDDError(RuntimeError):
+    """FSDD could not be downloaded, unpacked or verified; the message names the file or URL."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FSDDRecord:
+    """One FSDD recording, with the labels its name carries.
+
+    Attributes:
+      path: the WAV file.
+      digit: the spoken digit, 0-9.
+      speaker: the speaker's name, e.g. ``'jackson'`` (see `speakers`).
+      index: the take, 0-49.
+    """
+
+    path: Path
+    digit: int
+    speaker: str
+    index: int
+
+    @property
+    def split(self) -> Literal["train", "test"]:
+        """The official split: ``'test'`` for takes 0-4, ``'train'`` otherwise."""
+        return "test" if self.index in _TEST_TAKES else "train"
+
+
+def parse_filename(path: str | os.PathLike[str]) -> FSDDRecord:
+    """Reads digit, speaker and take from an FSDD name, ``{digit}_{speaker}_{index}.wav``.
+
+    Raises:
+      ValueError: naming the file, if its name does not follow the pattern.
+    """
+    path = Path(path)
+    match = _NAME.fullmatch(path.name)
+    if match is None:
+        raise ValueError(
+            f"{path}: not an FSDD recording name; expected {{digit}}_{{speaker}}_{{index}}.wav, "
+            "e.g. 3_theo_27.wav"
+        )
+    return FSDDRecord(path, int(match["digit"]), match["speaker"], int(match["index"]))
+
+
+def cache_dir() -> Path:
+    """Where the package keeps downloads: ``$TFP_AUDIO_VAE_CACHE``, else
+    ``$XDG_CACHE_HOME/tfp_audio_vae``, else ``~/.cache/tfp_audio_vae``."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "tfp_audio_vae"
+    return Path.home() / ".cache" / "tfp_audio_vae"
+
+
+def _manifest() -> dict[str, str]:
+    """``{"recordings/<name>": sha256 hex}`` for every FSDD recording, from `MANIFEST`."""
+    entries = (line.split(maxsplit=1) for line in MANIFEST.read_text().splitlines() if line)
+    return {name: digest for digest, name in entries}
+
+
+def _has_recordings(root: Path, source: str) -> Path:
+    if not (root / "recordings").is_dir():
+        raise FileNotFoundError(
+            f"{root} (from {source}) has no recordings/ folder; it should be an FSDD copy"
+        )
+    return root
+
+
+def _is_complete(root: Path) -> bool:
+    """Every recording in the manifest exists under ``root`` (sizes and hashes unchecked)."""
+    return all((root / name).is_file() for name in _manifest())
+
+
+def locate(root: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
+    """Finds FSDD: the folder holding ``recordings/``.
+
+    Looks, in order, at ``root``, ``$TFP_AUDIO_VAE_FSDD``, and the cache (``cache_dir()/``
+    `ARCHIVE_TOP`, used only if every recording is there); otherwise downloads it into the cache.
+    Only the presence of ``recordings/`` is checked; `verify` checks every file's hash.
+
+    Args:
+      root: an FSDD folder to use; if given, nothing else is tried.
+      download: download FSDD into the cache if it is found nowhere.
+    Returns:
+      the FSDD folder.
+    Raises:
+      FileNotFoundError: if ``root`` or ``$TFP_AUDIO_VAE_FSDD`` has no ``recordings/``, or FSDD
+        is nowhere and ``download`` is False (the message lists the places looked in).
+      FSDDError: if the download fails.
+    """
+    if root is not None:
+        return _has_recordings(Path(root), "the root argument")
+    if os.environ.get(ENV_VAR):
+        return _has_recordings(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")
+    cached = cache_dir() / ARCHIVE_TOP
+    if _is_complete(cached):
+        return cached
+    if not download:
+        raise FileNotFoundError(
+            f"FSDD not found. Looked in: ${ENV_VAR} (not set); the cache {cached} (missing or "
+            f"incomplete). Set {ENV_VAR} to a folder holding recordings/, or allow a download."
+        )
+    return _download_into(cache_dir(), ARCHIVE_URL, progress=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _mismatches(root: Path) -> list[str]:
+    """``"recordings/<name> (missing)"`` or ``"... (SHA-256 mismatch)"`` for each bad recording."""
+    bad = []
+    for name, digest in _manifest().items():
+        path = root / name
+        if not path.is_file():
+            bad.append(f"{name} (missing)")
+        elif _sha256(path) != digest:
+            bad.append(f"{name} (SHA-256 mismatch)")
+    return bad
+
+
+def _listing(bad: list[str]) -> str:
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return f"{len(bad)} of {len(_manifest())} FSDD recordings: {', '.join(bad[:5])}{more}"
+
+
+def verify(root: str | os.PathLike[str]) -> None:
+    """Checks every recording of the manifest is under ``root`` with the right SHA-256.
+
+    Raises:
+      FSDDError: listing (the first few) missing or mismatched files by name.
+    """
+    if bad := _mismatches(Path(root)):
+        raise FSDDError(f"{root}: missing or damaged: {_listing(bad)}")
+
+
+def download(
+    dest: str | os.PathLike[str] | None = None, url: str = ARCHIVE_URL, progress: bool = True
+) -> Path:
+    """Downloads, unpacks and verifies FSDD into ``dest/``\\ `ARCHIVE_TOP`, replacing any old copy.
+
+    The archive streams to ``<dest>/<name>.tar.gz.part`` and is renamed only once complete (its
+    length checked against Content-Length); a complete archive already in ``dest`` is reused. It
+    is unpacked into a temporary folder inside ``dest`` (refusing absolute paths, ``..``, links
+    and device files), every recording is checked against the manifest, and only then is the
+    folder moved into place. On failure nothing half-made is left behind.
+
+    Args:
+      dest: the folder to download into; default `cache_dir()`.
+      url: where the ``.tar.gz`` of the FSDD release is.
+      progress: show a progress bar (tqdm, on stderr).
+    Returns:
+      the FSDD folder (holding ``recordings/``).
+    Raises:
+      FSDDError: naming the URL, archive member or recording that went wrong.
+    """
+    return _download_into(Path(dest) if dest is not None else cache_dir(), url, progress)
+
+
+def _download_into(dest: Path, url: str, progress: bool) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest / ARCHIVE_TOP
+    archive = dest / f"{ARCHIVE_TOP}.tar.gz"
+    if not archive.is_file():
+        _fetch(url, archive, progress)
+    staging = Path(tempfile.mkdtemp(prefix=".fsdd-unpack-", dir=dest))
+    try:
+        _unpack(archive, staging)
+        if bad := _mismatches(staging / ARCHIVE_TOP):
+            raise FSDDError(f"the archive from {url} does not match the manifest: {_listing(bad)}")
+        _move_into_place(staging / ARCHIVE_TOP, root)
+    except FSDDError:
+        archive.unlink(missing_ok=True)  # a bad archive must not be reused
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    archive.unlink()
+    return root
+
+
+def _fetch(url: str, archive: Path, progress: bool) -> None:
+    """Streams ``url`` to ``archive``.part, renamed to ``archive`` only once fully received."""
+    part = archive.with_name(archive.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+            length = response.headers.get("Content-Length", "")
+            expected = int(length) if length.isdigit() else None
+            received = 0
+            with tqdm(
+                total=expected,
+                unit="B",
+                unit_scale=True,
+                desc=f"FSDD {FSDD_VERSION}",
+                disable=not progress,
+            ) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    received += len(block)
+                    bar.update(len(block))
+        if expected is not None and received != expected:
+            raise FSDDError(
+                f"download of {url} stopped after {received} of {expected} bytes; "
+                "nothing was kept, try again"
+            )
+        os.replace(part, archive)
+    except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, resets
+        raise FSDDError(f"could not download {url}: {error}") from error
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _refusal(member: tarfile.TarInfo) -> str | None:
+    """Why an archive member must not be unpacked, or None if it is harmless."""
+    name = member.name
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in re.split(r"[/\\]", name):
+        return "has '..' in its path"
+    if member.isdev():
+        return "is a device file or FIFO"
+    if member.issym() or member.islnk():
+        base = posixpath.dirname(name) if member.issym() else ""
+        target = posixpath.normpath(posixpath.join(base, member.linkname))
+        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
+            return f"is a link to {member.linkname!r}, outside the archive"
+    return None
+
+
+def _unpack(archive: Path, staging: Path) -> None:
+    """Unpacks the ``recordings/`` of a checked archive into ``staging``."""
+    prefix = f"{ARCHIVE_TOP}/recordings/"
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                if (why := _refusal(member)) is not None:
+                    raise FSDDError(f"{archive}: refusing to unpack: member {member.name!r} {why}")
+            wanted = [m for m in members if m.name.startswith(prefix) and m.isfile()]
+            if not wanted:
+                raise FSDDError(f"{archive}: no {prefix} files in the archive")
+            tar.extractall(staging, members=wanted, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise FSDDError(f"{archive}: damaged or not a .tar.gz archive ({error})") from error
+
+
+def _move_into_place(new: Path, root: Path) -> None:
+    """Renames ``new`` onto ``root``; an existing ``root`` is swapped out, then deleted."""
+    if not root.exists():
+        os.replace(new, root)
+        return
+    old = root.with_name(f".{root.name}.old-{secrets.token_hex(4)}")
+    os.replace(root, old)
+    os.replace(new, root)
+    shutil.rmtree(old)
+
+
+def records(
+    root: str | os.PathLike[str] | None = None,
+    split: Literal["all", "train", "test"] = "all",
+) -> list[FSDDRecord]:
+    """The recordings of ``root/recordings/`` (or of `locate()`), sorted by file name.
+
+    Args:
+      root: an FSDD folder; ``None`` uses `locate`.
+      split: ``'train'`` (takes 5-49, 2,700 files), ``'test'`` (takes 0-4, 300) or ``'all'``.
+    Returns:
+      one `FSDDRecord` per WAV file in the split.
+    Raises:
+      ValueError: for an unknown split, or a WAV file whose name is not an FSDD name.
+    """
+    if split not in ("all", "train", "test"):
+        raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
+    recordings = locate(root) / "recordings"
+    found = sorted((parse_filename(p) for p in recordings.glob("*.wav")), key=lambda r: r.path.name)
+    return [r for r in found if split in ("all", r.split)]
+
+
+def speakers() -> dict[str, dict[str, str]]:
+    """Each speaker's metadata, e.g. ``{"jackson": {"gender": "male", "accent": "USA/neutral"}}``."""
+    return json.loads(SPEAKERS.read_text())
