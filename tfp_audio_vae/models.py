@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import keras
+
 from tfp_audio_vae.decoders import ConvDecoder
 from tfp_audio_vae.encoders import ConvEncoder
 from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
@@ -49,9 +51,11 @@ def build_vae(
       num_components: mixture components of the ``"mog"`` and ``"conditional"`` variants.
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
-      seed: seed of the prior's initial means.
+      seed: seeds the initial weights (it sets Keras' global seed for Python, NumPy and
+        TensorFlow before building, so the same seed builds the same model).
       **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
     """
+    keras.utils.set_random_seed(seed)
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")
         prior = make_prior(prior, latent_dim, num_components, seed)

@@ -31,13 +31,13 @@ class NonFiniteLossError(RuntimeError):
 class StopOnNonFinite(keras.callbacks.Callback):
     """Raises `NonFiniteLossError` at the first step whose loss is NaN or infinite.
 
-    The VAE's `train_step` does not apply non-finite gradients, so the weights in memory and the
-    last checkpoint are those of the last good step.
+    Before raising, the model's weights and optimizer state are restored from the last good
+    checkpoint (when one exists), so the model in memory is the one kept on disk.
     """
 
-    def __init__(self, checkpoint_dir: Path | None = None) -> None:
+    def __init__(self, manager: tf.train.CheckpointManager | None = None) -> None:
         super().__init__()
-        self.checkpoint_dir = checkpoint_dir
+        self.manager = manager
         self.epoch = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -47,11 +47,13 @@ class StopOnNonFinite(keras.callbacks.Callback):
         loss = float((logs or {}).get("loss", 0.0))
         if math.isfinite(loss):
             return
-        kept = (
-            f"the last good checkpoint is kept in {self.checkpoint_dir}"
-            if self.checkpoint_dir
-            else "no checkpoint was being written"
-        )
+        if self.manager is not None and self.manager.latest_checkpoint:
+            self.manager.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+            kept = (
+                f"the model was reset to the last good checkpoint, {self.manager.latest_checkpoint}"
+            )
+        else:
+            kept = "no checkpoint had been written yet"
         raise NonFiniteLossError(
             f"loss became {loss} at epoch {self.epoch + 1}, step {batch + 1}; {kept}. "
             "Try a lower learning rate, gradient clipping (clipnorm), a KL warm-up, or check the "
@@ -133,7 +135,7 @@ def train(
         shuffle=False,  # the pipeline shuffles (seeded)
         verbose=verbose,
         callbacks=[
-            StopOnNonFinite(run_dir / "checkpoints"),
+            StopOnNonFinite(manager),
             EpochCheckpoint(manager, epoch),
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),

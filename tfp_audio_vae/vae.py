@@ -44,7 +44,7 @@ class VAE(keras.Model):
       decoder: a layer mapping z ``[batch, latent_dim]`` to p(x | z), event ``[freq, time, 1]``.
       prior: a `Prior`.
       kl: ``"analytic"`` (TFP's registered KL; an error if none), ``"mc"`` or ``"auto"``.
-      kl_samples: Monte-Carlo draws of z per example (used by the MC KL and the likelihood term).
+      kl_samples: Monte-Carlo draws of z per example for the MC KL.
       beta: weight of the KL in the training loss (1 gives the ELBO).
       warmup_steps: the KL weight rises linearly from 0 to ``beta`` over this many steps.
       free_nats: the training loss uses ``max(KL, free_nats)`` (batch mean), against collapse.
@@ -119,8 +119,9 @@ class VAE(keras.Model):
         """p(x | z): z ``[batch, latent]`` -> batch ``[batch]``, event ``[freq, time, 1]``."""
         return self.decoder(z)
 
-    def call(self, x: tf.Tensor, training: bool = False) -> tfd.Distribution:
-        """p(x | z) at one posterior draw z ~ q(z | x)."""
+    def call(self, x: Any, training: bool = False) -> tfd.Distribution:
+        """p(x | z) at one posterior draw z ~ q(z | x); x as in `fit` (a tensor or a batch dict)."""
+        x, _ = self._unpack(x)
         return self.decode(self.encode(x).sample())
 
     def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
@@ -151,26 +152,21 @@ class VAE(keras.Model):
     def _prior_labels(self, labels: tf.Tensor | None) -> tf.Tensor | None:
         return labels if getattr(self.prior, "conditional", False) else None
 
-    def elbo_terms(
-        self, x: tf.Tensor, labels: tf.Tensor | None = None, samples: int | None = None
-    ) -> dict[str, tf.Tensor]:
+    def elbo_terms(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
         """Per-example ``nll``, ``kl``, ``neg_elbo`` (nats) and ``bits_per_dim``, each ``[batch]``.
+
+        The likelihood term uses one reparameterised draw z ~ q(z | x); a Monte-Carlo KL averages
+        ``kl_samples`` draws (cheap: they are never decoded).
 
         Args:
           x: spectrograms ``[batch, freq, time, 1]``.
           labels: int32 ``[batch]``, used only by a conditional prior.
-          samples: draws of z per example (default ``kl_samples``).
         """
-        samples = samples or self.kl_samples
         labels = self._prior_labels(labels)
         posterior = self.encode(x)  # batch [b], event [latent]
         prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
-        z = posterior.sample(samples)  # [S, b, latent]
-        batch = tf.shape(x)[0]
-        flat_z = tf.reshape(z, [-1, self.latent_dim])  # [S * b, latent]
-        x_tiled = tf.tile(x, [samples, 1, 1, 1])  # [S * b, freq, time, 1]
-        log_lik = tf.reshape(self.decode(flat_z).log_prob(x_tiled), [samples, batch])  # [S, b]
-        nll = -tf.reduce_mean(log_lik, axis=0)  # [b]
+        z = posterior.sample(self.kl_samples)  # [S, b, latent]
+        nll = -self.decode(z[0]).log_prob(x)  # [b]
         if self.kl_mode(posterior, prior) == "analytic":
             kl = tfd.kl_divergence(posterior, prior)  # [b]
         else:
@@ -217,11 +213,14 @@ class VAE(keras.Model):
     # ------------------------------------------------------------------ training
 
     def _unpack(self, data: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """A batch -> (spectrograms, int32 labels or None); dicts come from `spectrogram_dataset`."""
         if isinstance(data, dict):
-            return data["spectrogram"], data.get("digit")
-        if isinstance(data, tuple | list):
-            return data[0], (data[1] if len(data) > 1 else None)
-        return data, None
+            x, labels = data["spectrogram"], data.get("digit")
+        elif isinstance(data, tuple | list):
+            x, labels = data[0], (data[1] if len(data) > 1 else None)
+        else:
+            x, labels = data, None
+        return x, (None if labels is None else tf.cast(labels, tf.int32))
 
     def kl_weight(self) -> tf.Tensor:
         """The KL weight at the optimizer's current step (β with linear warm-up)."""
@@ -249,9 +248,11 @@ class VAE(keras.Model):
         finite = tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
         )
-        # A non-finite step leaves the weights as they were; the NaN loss it reports stops training.
-        safe = [tf.where(finite, g, tf.zeros_like(g)) if g is not None else g for g in grads]
-        self.optimizer.apply_gradients(zip(safe, self.trainable_variables, strict=True))
+        # A non-finite step applies zero gradients (so no NaN reaches the weights; under a
+        # distribution strategy every replica still takes part in the update) and its NaN loss
+        # stops training through `training.StopOnNonFinite`, which restores the last checkpoint.
+        grads = [g if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
         return self._update_trackers(loss, terms)
 
     def test_step(self, data: Any) -> dict[str, Any]:

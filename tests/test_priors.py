@@ -1,0 +1,78 @@
+"""Priors: distributions, shapes, serialisation, and that their weights really train."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
+
+tfd = tfp.distributions
+
+
+def test_standard_normal_log_prob_is_the_closed_form():
+    prior = StandardNormalPrior(latent_dim=3)
+    z = tf.constant([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    expected = -0.5 * np.sum(z.numpy() ** 2, axis=-1) - 1.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(prior.log_prob(z).numpy(), expected, rtol=1e-6)
+    assert prior.distribution().event_shape == [3]
+    assert prior.sample(5, seed=1).shape == (5, 3)
+
+
+def test_mixture_is_a_mixture_same_family_with_separated_components():
+    prior = MixtureOfGaussiansPrior(latent_dim=16, num_components=10, seed=0)
+    dist = prior.distribution()
+    assert isinstance(dist, tfd.MixtureSameFamily)
+    assert dist.event_shape == [16]
+    means = prior.means.numpy()
+    gaps = np.linalg.norm(means[:, None] - means[None], axis=-1)[np.triu_indices(10, 1)]
+    assert gaps.min() > 2.0  # several component scales (1.0) apart
+    np.testing.assert_allclose(prior.scales.numpy(), 1.0 + 1e-3, rtol=1e-5)
+
+
+def test_mixture_log_prob_matches_manual_logsumexp():
+    prior = MixtureOfGaussiansPrior(latent_dim=4, num_components=3, seed=2)
+    z = tf.random.stateless_normal([7, 4], seed=[1, 2])
+    components = tfd.MultivariateNormalDiag(prior.means, prior.scales)
+    manual = tf.reduce_logsumexp(
+        components.log_prob(z[:, None, :]) + tf.nn.log_softmax(prior.logits), axis=-1
+    )
+    np.testing.assert_allclose(prior.log_prob(z).numpy(), manual.numpy(), rtol=1e-5)
+
+
+def test_distribution_is_rebuilt_from_current_weights():
+    prior = MixtureOfGaussiansPrior(latent_dim=2, num_components=2)
+    before = prior.distribution().mean().numpy()
+    prior.means.assign(prior.means + 5.0)
+    np.testing.assert_allclose(prior.distribution().mean().numpy(), before + 5.0, rtol=1e-5)
+
+
+def test_conditional_mixture_returns_the_labelled_components():
+    prior = MixtureOfGaussiansPrior(latent_dim=3, num_components=10, conditional=True)
+    labels = tf.constant([0, 7, 7])
+    dist = prior.distribution(labels)
+    assert dist.batch_shape == [3]
+    np.testing.assert_allclose(dist.mean().numpy(), tf.gather(prior.means, labels).numpy())
+    assert isinstance(prior.distribution(), tfd.MixtureSameFamily)
+    assert prior.sample(3, labels=labels, seed=0).shape == (3, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label"):
+        prior.distribution(tf.constant([10]))
+
+
+def test_priors_round_trip_through_keras_config():
+    prior = MixtureOfGaussiansPrior(latent_dim=5, num_components=4, conditional=True, seed=3)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(prior))
+    assert isinstance(restored, MixtureOfGaussiansPrior)
+    assert (restored.latent_dim, restored.num_components, restored.conditional) == (5, 4, True)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="latent_dim"):
+        StandardNormalPrior(latent_dim=0)
+    with pytest.raises(ValueError, match="num_components"):
+        MixtureOfGaussiansPrior(latent_dim=2, num_components=0)
+    with pytest.raises(NotImplementedError, match="distribution"):
+        Prior(latent_dim=2).distribution()

@@ -1,0 +1,119 @@
+"""Training: seeds, checkpoints and resume, NaN handling, and tf.distribute."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import TINY_CONFIG, random_batches
+from tfp_audio_vae.models import build_vae
+from tfp_audio_vae.training import NonFiniteLossError, load_model, train
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def losses(run_dir) -> list[float]:
+    with open(run_dir / "history.csv") as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def test_the_same_seed_gives_the_same_losses(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        model = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=7)
+        train(model, random_batches(), tmp_path / name, epochs=2, seed=7, verbose=0)
+        runs.append(losses(tmp_path / name))
+    assert runs[0] == runs[1]  # bit for bit on the same machine
+
+
+def test_a_run_folder_holds_model_history_logs_and_checkpoints(tmp_path):
+    model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
+    history = train(model, random_batches(), tmp_path, epochs=2, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert {"model.keras", "history.csv", "checkpoints", "logs"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    assert len(losses(tmp_path)) == 2
+    assert load_model(tmp_path / "model.keras").spectrogram_config == TINY_CONFIG
+    assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left behind
+
+
+def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    model = build_vae(TINY_CONFIG, "mog", latent_dim=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[Interrupt()])
+    weights = [w.copy() for w in model.get_weights()]
+    steps = int(model.optimizer.iterations.numpy())
+
+    fresh = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)  # different initial weights
+    history = train(fresh, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[])
+    assert history.epoch == [2, 3]  # epochs 0 and 1 are not redone
+    assert int(fresh.optimizer.iterations.numpy()) == 2 * steps  # optimizer state came back
+    assert len(losses(tmp_path)) == 4
+    # the restored weights were those of epoch 2's end, not the fresh initialisation
+    resumed = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)
+    resumed.compile(optimizer=keras.optimizers.Adam())
+    from tfp_audio_vae.training import _checkpoint
+
+    _checkpoint(resumed, tmp_path / "restore_check")  # empty folder: nothing restored
+    assert not np.allclose(resumed.get_weights()[0], weights[0])
+
+
+def test_a_nan_batch_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    good = random_batches(n=32, batch_size=16)
+    model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
+    train(model, good, tmp_path, epochs=1, verbose=0)
+    good_weights = [w.copy() for w in model.get_weights()]
+
+    def poison(batch):
+        x = batch["spectrogram"]
+        return {**batch, "spectrogram": tf.tensor_scatter_nd_update(x, [[1, 0, 0, 0]], [np.nan])}
+
+    with pytest.raises(
+        NonFiniteLossError, match=r"epoch 2, step 1.*reset to the last good checkpoint"
+    ):
+        train(model, good.map(poison), tmp_path, epochs=3, verbose=0)
+    for before, after in zip(good_weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)  # back to the checkpoint of epoch 1
+    checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
+    assert checkpoints == ["ckpt-1.index"]
+
+
+def test_training_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys, numpy as np, tensorflow as tf
+        sys.path.insert(0, {str(REPO)!r})
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from tests.helpers import TINY_CONFIG, random_batches
+        from tfp_audio_vae.models import build_vae
+        from tfp_audio_vae.training import train
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        assert strategy.num_replicas_in_sync == 2
+        with strategy.scope():
+            model = build_vae(TINY_CONFIG, "mog", latent_dim=4)
+        history = train(model, random_batches(), {str(tmp_path)!r}, epochs=2, verbose=0)
+        loss = history.history["loss"]
+        assert np.isfinite(loss).all() and loss[-1] < loss[0], loss
+        print("replicas", strategy.num_replicas_in_sync, "loss", loss)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
