@@ -166,4 +166,5 @@ def to_magnitude(spectrogram: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor
 def pad_or_trim(wave: tf.Tensor, num_samples: int) -> tf.Tensor:
     """``[samples]`` -> ``[num_samples]``: zeros appended to short clips, the start kept of long ones."""
     wave = wave[:num_samples]
-    return tf.pad(wave, [[0, num_samples - tf.shape(wave)[0]]])
+    wave = tf.pad(wave, [[0, num_samples - tf.shape(wave)[0]]])
+    return tf.ensure_shape(wave, [num_samples])

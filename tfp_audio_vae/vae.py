@@ -14,7 +14,6 @@ import math
 from typing import Any, Literal
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -173,12 +172,12 @@ class VAE(keras.Model):
             kl = tf.reduce_mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)  # [b]
         kl = tf.broadcast_to(kl, tf.shape(nll))
         neg_elbo = nll + kl
-        dims = float(np.prod(x.shape[1:]))
+        dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
         return {
             "nll": nll,
             "kl": kl,
             "neg_elbo": neg_elbo,
-            "bits_per_dim": neg_elbo / (dims * math.log(2.0)),
+            "bits_per_dim": neg_elbo / (dims * math.log(2.0)),  # [b]
         }
 
     def elbo(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
