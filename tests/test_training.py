@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tests.helpers import TINY_CONFIG, random_batches
 from tfp_audio_vae.models import build_vae
-from tfp_audio_vae.training import NonFiniteLossError, load_model, train
+from tfp_audio_vae.training import NonFiniteLossError, load_model, save_model, train
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -117,3 +117,21 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout
+
+
+def test_a_saved_model_loads_in_a_fresh_process(tmp_path):
+    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
+    save_model(model, tmp_path / "m.keras")
+    script = (
+        "import sys, tfp_audio_vae as t; m = t.load_model(sys.argv[1]); "
+        "print(type(m.prior).__name__, m.sample(2, seed=0).shape)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "m.keras")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MixtureOfGaussiansPrior (2, 128, 32, 1)" in result.stdout
