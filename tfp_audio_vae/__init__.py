@@ -1,28 +1,34 @@
 """tfp_audio_vae: variational autoencoders for audio spectrograms with TensorFlow Probability.
 
-Importing the package registers its Keras layers, so saved models load in a fresh process.
+The names below load on first use, so ``import tfp_audio_vae`` (and the command line's ``--help``)
+does not pay for importing TensorFlow until a model, prior or config is touched.
 """
 
-from tfp_audio_vae.decoders import ConvDecoder
-from tfp_audio_vae.encoders import ConvEncoder
-from tfp_audio_vae.models import build_vae
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
-from tfp_audio_vae.spectrogram import SpectrogramConfig
-from tfp_audio_vae.training import load_model, save_model, train
-from tfp_audio_vae.vae import VAE
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "VAE",
-    "ConvDecoder",
-    "ConvEncoder",
-    "MixtureOfGaussiansPrior",
-    "Prior",
-    "SpectrogramConfig",
-    "StandardNormalPrior",
-    "build_vae",
-    "load_model",
-    "save_model",
-    "train",
-]
+_EXPORTS = {
+    "VAE": "tfp_audio_vae.vae",
+    "ConvDecoder": "tfp_audio_vae.decoders",
+    "ConvEncoder": "tfp_audio_vae.encoders",
+    "MixtureOfGaussiansPrior": "tfp_audio_vae.priors",
+    "Prior": "tfp_audio_vae.priors",
+    "StandardNormalPrior": "tfp_audio_vae.priors",
+    "SpectrogramConfig": "tfp_audio_vae.spectrogram",
+    "build_vae": "tfp_audio_vae.models",
+    "load_model": "tfp_audio_vae.training",
+    "save_model": "tfp_audio_vae.training",
+    "train": "tfp_audio_vae.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tfp_audio_vae' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -20,6 +20,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from tfp_audio_vae import models  # noqa: F401  (registers every layer a saved model may name)
 from tfp_audio_vae.files import atomic_output
 from tfp_audio_vae.vae import VAE
 

@@ -1,0 +1,365 @@
+"""The `tfp-audio-vae` command: one sub-command per job, each with its own ``--help``.
+
+A run folder (``--run-dir``) holds one trained model and everything made from it::
+
+    runs/NAME/model.keras     the model, its spectrogram config and normalisation inside
+    runs/NAME/train.json      the training arguments (so the same command resumes)
+    runs/NAME/history.csv     metrics per epoch; runs/NAME/logs/ for TensorBoard
+    runs/NAME/checkpoints/    resumable training state
+    runs/NAME/samples/ ...    WAVs written by generate / reconstruct / interpolate
+    runs/NAME/metrics.json    written by evaluate; runs/NAME/figures/ by plot
+
+Bad arguments and bad files end with a one-line error and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROG = "tfp-audio-vae"
+
+
+class CommandError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _model_path(run_or_model: str) -> Path:
+    path = Path(run_or_model)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise CommandError(f"{path}: no model here (train one with '{PROG} train')")
+    return path
+
+
+def _load(run_or_model: str):
+    from tfp_audio_vae.training import load_model
+
+    return load_model(_model_path(run_or_model))
+
+
+def _out_dir(args: argparse.Namespace, default: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    return Path(args.model if Path(args.model).is_dir() else Path(args.model).parent) / default
+
+
+def _write(waves, folder: Path, names: list[str], model) -> None:
+    from tfp_audio_vae.audio import write_wavs
+
+    paths = write_wavs(waves, folder, names, model.spectrogram_config.sample_rate)
+    print(f"wrote {len(paths)} WAV files to {folder}")
+
+
+def _digits(value: str) -> list[int]:
+    try:
+        digits = [int(d) for d in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a digit list: {value!r} (e.g. 7 or 0,3,7)") from None
+    if any(not 0 <= d <= 9 for d in digits):
+        raise argparse.ArgumentTypeError(f"digits must be 0-9, got {value!r}")
+    return digits
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    return number
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from tfp_audio_vae.datasets import fsdd
+
+    root = fsdd.locate(args.fsdd, download=True) if args.fsdd else fsdd.download(args.dest)
+    if args.verify:
+        fsdd.verify(root)
+    print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")
+
+
+def _evenly(items: list, limit: int | None) -> list:
+    """At most ``limit`` items spread evenly over ``items`` (all of them when limit is None)."""
+    if not limit or limit >= len(items):
+        return items
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def _training_files(args: argparse.Namespace) -> tuple[list, list]:
+    """(train, validation) files: FSDD's official split, or every tenth file of --data held out."""
+    from tfp_audio_vae.audio_io import find_audio_files
+    from tfp_audio_vae.datasets import fsdd
+
+    if args.data:
+        files = find_audio_files(args.data)
+        train = [f for i, f in enumerate(files) if i % 10 or len(files) < 10]
+        val = files[::10] if len(files) >= 10 else []
+    else:
+        root = fsdd.locate(args.fsdd)
+        train, val = fsdd.records(root, "train"), fsdd.records(root, "test")
+    return _evenly(train, args.limit), _evenly(val, args.limit and max(1, args.limit // 9))
+
+
+# Settings that may change between a run and its resumption.
+_RESUMABLE = {"func", "command", "epochs", "force", "quiet"}
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import pipeline
+    from tfp_audio_vae.files import atomic_output
+    from tfp_audio_vae.models import build_vae
+    from tfp_audio_vae.spectrogram import SpectrogramConfig
+    from tfp_audio_vae.training import train
+
+    run_dir = Path(args.run_dir)
+    settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
+    saved = run_dir / "train.json"
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        changed = {k for k in settings if before.get(k) != settings[k]}
+        if changed and not args.force:
+            raise CommandError(
+                f"{run_dir} was trained with other settings ({', '.join(sorted(changed))}): "
+                "use a new --run-dir, or --force to continue anyway"
+            )
+    train_files, val_files = _training_files(args)
+    on_error = "skip" if args.skip_bad_files else "raise"
+    base = SpectrogramConfig()
+    if args.skip_bad_files:
+        for error in pipeline.validate_files([*train_files, *val_files], base):
+            print(f"skipped {error}", file=sys.stderr)
+    config = pipeline.fit_normalisation(train_files, base, on_error=on_error)
+    batches = {"config": config, "batch_size": args.batch_size, "on_error": on_error}
+    train_data = pipeline.spectrogram_dataset(train_files, shuffle=True, seed=args.seed, **batches)
+    val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
+    model = build_vae(
+        config,
+        args.prior,
+        latent_dim=args.latent_dim,
+        num_components=args.components,
+        seed=args.seed,
+        beta=args.beta,
+        warmup_steps=args.warmup_steps,
+        free_nats=args.free_nats,
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_output(saved) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2))
+    train(
+        model,
+        train_data,
+        run_dir,
+        epochs=args.epochs,
+        validation_data=val_data,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        verbose=2 if args.quiet else "auto",
+    )
+    print(f"model saved to {run_dir / 'model.keras'}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import generation
+
+    model = _load(args.model)
+    digits = None
+    if args.digit is not None:
+        digits = [args.digit[i % len(args.digit)] for i in range(args.n)]
+    class_means = None
+    method = args.method
+    if digits is not None and (
+        method == "class-mean" or (method == "auto" and not generation.has_conditional_prior(model))
+    ):
+        class_means = _class_means(model, args)
+        method = "class-mean"
+    waves = generation.generate(
+        model,
+        args.n,
+        digits=digits,
+        method=method,
+        class_means=class_means,
+        temperature=args.temperature,
+        n_iter=args.n_iter,
+        seed=args.seed,
+    )
+    names = [f"sample_{i:03d}" + (f"_digit{digits[i]}" if digits else "") for i in range(args.n)]
+    _write(waves, _out_dir(args, "samples"), names, model)
+
+
+def _class_means(model, args: argparse.Namespace):
+    from tfp_audio_vae import generation, pipeline
+    from tfp_audio_vae.datasets import fsdd
+
+    records = fsdd.records(fsdd.locate(args.fsdd), "train")
+    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
+    return generation.class_mean_latents(model, data)
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import generation
+
+    model = _load(args.model)
+    waves = generation.reconstruct_files(model, args.files, n_iter=args.n_iter, seed=args.seed)
+    names = [f"{Path(f).stem}_reconstruction" for f in args.files]
+    _write(waves, _out_dir(args, "reconstructions"), names, model)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import generation
+
+    model = _load(args.model)
+    waves = generation.interpolate(
+        model, args.start, args.end, steps=args.steps, n_iter=args.n_iter, seed=args.seed
+    )
+    stem = f"{Path(args.start).stem}_to_{Path(args.end).stem}"
+    names = [f"{stem}_{i:02d}" for i in range(args.steps)]
+    _write(waves, _out_dir(args, "interpolations"), names, model)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a run folder (holding model.keras) or a .keras file")
+
+
+def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--out", help=f"folder for the WAV files (default: RUN/{default})")
+    parser.add_argument(
+        "--n-iter", type=_positive_int, default=32, help="Griffin-Lim iterations (default 32)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_fsdd(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fsdd",
+        help="FSDD folder holding recordings/ (default: $TFP_AUDIO_VAE_FSDD, the cache, "
+        "else download)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Variational autoencoders for audio spectrograms (TensorFlow Probability).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("download", help="fetch and verify the Free Spoken Digit Dataset")
+    p.add_argument("--dest", help="folder to download into (default: the user cache)")
+    _add_fsdd(p)
+    p.add_argument("--verify", action="store_true", help="check every file's SHA-256")
+    p.set_defaults(func=cmd_download)
+
+    p = commands.add_parser(
+        "train",
+        help="train a VAE on FSDD or a folder of audio",
+        description="Train a VAE. Run again with the same --run-dir to resume after the last "
+        "finished epoch.",
+    )
+    p.add_argument("--run-dir", required=True, help="run folder (created, or resumed)")
+    p.add_argument(
+        "--prior",
+        choices=["standard", "mog", "conditional"],
+        default="conditional",
+        help="N(0, I); a learnable mixture of Gaussians; or a mixture with one component per "
+        "digit, trained with the labels (default: conditional)",
+    )
+    _add_fsdd(p)
+    p.add_argument("--data", help="train on this folder of audio files instead of FSDD")
+    p.add_argument("--epochs", type=_positive_int, default=40, help="total epochs (default 40)")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--latent-dim", type=_positive_int, default=32)
+    p.add_argument("--components", type=_positive_int, default=10, help="mixture components")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight (1 = the ELBO)")
+    p.add_argument("--warmup-steps", type=int, default=0, help="linear KL warm-up steps")
+    p.add_argument("--free-nats", type=float, default=0.0, help="free nats of KL per example")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files")
+    p.add_argument(
+        "--limit", type=_positive_int, help="use only this many training files (quick trials)"
+    )
+    p.add_argument("--force", action="store_true", help="resume despite changed settings")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("generate", help="sample new audio from a trained model")
+    _add_model(p)
+    p.add_argument("-n", type=_positive_int, default=10, help="number of clips (default 10)")
+    p.add_argument(
+        "--digit", type=_digits, help="digit(s) to say, e.g. 7 or 0,3,7 (cycled over -n)"
+    )
+    p.add_argument(
+        "--method",
+        choices=["auto", "prior", "class-mean"],
+        default="auto",
+        help="for --digit: the conditional prior p(z|digit), or the mean latent of the digit's "
+        "training clips plus noise (auto: the prior where the model has one)",
+    )
+    p.add_argument("--temperature", type=float, default=1.0, help="spread of prior draws")
+    _add_fsdd(p)
+    _add_audio_out(p, "samples")
+    p.set_defaults(func=cmd_generate)
+
+    p = commands.add_parser("reconstruct", help="encode and decode audio files")
+    _add_model(p)
+    p.add_argument("files", nargs="+", help="audio files (any rate, depth, channels, length)")
+    _add_audio_out(p, "reconstructions")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = commands.add_parser("interpolate", help="walk the latent space between two clips")
+    _add_model(p)
+    p.add_argument("start", help="first audio file")
+    p.add_argument("end", help="last audio file")
+    p.add_argument("--steps", type=int, default=8, help="clips along the way (default 8)")
+    _add_audio_out(p, "interpolations")
+    p.set_defaults(func=cmd_interpolate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tfp_audio_vae.audio_io import AudioFileError
+    from tfp_audio_vae.datasets.fsdd import FSDDError
+    from tfp_audio_vae.training import NonFiniteLossError
+
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (
+        CommandError,
+        AudioFileError,
+        FSDDError,
+        NonFiniteLossError,
+        FileNotFoundError,
+        ValueError,
+        OSError,
+    ) as error:
+        message = " ".join(str(error).split())
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

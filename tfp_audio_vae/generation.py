@@ -1,0 +1,194 @@
+"""Audio out of a trained model: prior samples, digit-conditional samples, interpolations and
+reconstructions of any audio file, each as waveforms ``[n, num_samples]`` at the model's rate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_audio_vae import pipeline
+from tfp_audio_vae.audio import spectrogram_to_waveform
+from tfp_audio_vae.priors import MixtureOfGaussiansPrior
+from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise
+from tfp_audio_vae.vae import VAE
+
+tfd = tfp.distributions
+
+ConditionalMethod = Literal["auto", "prior", "class-mean"]
+
+
+def model_config(model: VAE) -> SpectrogramConfig:
+    """The spectrogram config a model was trained with (saved inside it)."""
+    if model.spectrogram_config is None or not model.spectrogram_config.is_normalised:
+        raise ValueError(
+            "this model carries no normalised SpectrogramConfig: build it with "
+            "build_vae(config_with_stats, ...) to turn its spectrograms into audio"
+        )
+    return model.spectrogram_config
+
+
+def has_conditional_prior(model: VAE) -> bool:
+    """Whether the model's prior has one component per class, trained with labels."""
+    return isinstance(model.prior, MixtureOfGaussiansPrior) and model.prior.conditional
+
+
+def to_audio(model: VAE, spectrograms: tf.Tensor, *, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+    """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim)."""
+    waves = spectrogram_to_waveform(spectrograms, model_config(model), n_iter=n_iter, seed=seed)
+    return waves.numpy()
+
+
+def class_mean_latents(model: VAE, dataset: tf.data.Dataset, num_classes: int = 10) -> np.ndarray:
+    """Mean posterior mean of each class's clips, ``[num_classes, latent]`` (NaN rows if absent).
+
+    Args:
+      dataset: batches with ``"spectrogram"`` and ``"digit"`` (e.g. `pipeline.spectrogram_dataset`).
+    """
+    sums = np.zeros([num_classes, model.latent_dim])
+    counts = np.zeros([num_classes])
+    for batch in dataset:
+        means = model.encode(batch["spectrogram"]).mean().numpy()  # [b, latent]
+        digits = batch["digit"].numpy()  # [b]
+        keep = (digits >= 0) & (digits < num_classes)
+        np.add.at(sums, digits[keep], means[keep])
+        np.add.at(counts, digits[keep], 1)
+    with np.errstate(invalid="ignore"):
+        return (sums / counts[:, None]).astype(np.float32)
+
+
+def _prior_draws(
+    model: VAE, n: int, labels: tf.Tensor | None, seed: int
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """(centres, draws), each ``[n, latent]``: prior draws and the mean of the component each came
+    from (labels pick a conditional prior's components; otherwise a mixture's are drawn)."""
+    prior = model.prior
+    if not isinstance(prior, MixtureOfGaussiansPrior):
+        z = prior.sample(n, seed=seed)  # [n, latent]
+        return tf.broadcast_to(prior.distribution().mean(), tf.shape(z)), z
+    if labels is None:  # draw each sample's component from the mixture weights
+        labels = tf.random.stateless_categorical(prior.logits[tf.newaxis], n, seed=[seed, 1])[0]
+    components = tfd.MultivariateNormalDiag(
+        loc=tf.gather(prior.means, labels), scale_diag=tf.gather(prior.scales, labels)
+    )  # batch [n], event [latent]
+    return components.mean(), components.sample(seed=seed)
+
+
+def sample_latents(
+    model: VAE,
+    n: int,
+    *,
+    digits: Sequence[int] | None = None,
+    method: ConditionalMethod = "auto",
+    class_means: np.ndarray | None = None,
+    noise: float = 0.5,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> tf.Tensor:
+    """``n`` latents ``[n, latent]``: from the prior, or for the given ``digits`` (length ``n``).
+
+    Digit-conditional routes:
+    - ``"prior"``: z ~ p(z | digit), the conditional mixture prior's component for that digit.
+    - ``"class-mean"``: the digit's mean posterior mean (``class_means[digit]``) plus Gaussian
+      noise of standard deviation ``noise``; works with any prior.
+    - ``"auto"``: ``"prior"`` where the model has a conditional prior, else ``"class-mean"``.
+
+    ``temperature`` scales each prior draw's distance from the mean of the component it came
+    from (a mixture's component, or the prior's mean for a unimodal prior); 1 samples the prior.
+    """
+    if digits is not None and len(digits) != n:
+        raise ValueError(f"{len(digits)} digits for {n} samples")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    labels = None if digits is None else tf.constant(digits, tf.int32)  # [n]
+    if labels is not None and method == "auto":
+        method = "prior" if has_conditional_prior(model) else "class-mean"
+    if labels is None or method == "prior":
+        if labels is not None and not has_conditional_prior(model):
+            raise ValueError(
+                "method='prior' needs a conditional prior (build_vae(..., 'conditional')); "
+                "use method='class-mean'"
+            )
+        centre, z = _prior_draws(model, n, labels, seed)  # [n, latent] each
+        return centre + temperature * (z - centre)
+    if method != "class-mean":
+        raise ValueError(f"unknown method {method!r}: 'auto', 'prior' or 'class-mean'")
+    if class_means is None:
+        raise ValueError("method='class-mean' needs class_means (see class_mean_latents)")
+    centres = tf.gather(tf.constant(class_means, tf.float32), labels)  # [n, latent]
+    if not np.all(np.isfinite(centres.numpy())):
+        raise ValueError("class_means has no entry for some requested digit")
+    noise_draws = tf.random.stateless_normal(tf.shape(centres), seed=[seed, 0])
+    return centres + noise * temperature * noise_draws
+
+
+def generate(
+    model: VAE,
+    n: int,
+    *,
+    digits: Sequence[int] | None = None,
+    method: ConditionalMethod = "auto",
+    class_means: np.ndarray | None = None,
+    temperature: float = 1.0,
+    n_iter: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
+    """Waveforms ``[n, num_samples]`` of decoded latents from `sample_latents` (same arguments)."""
+    z = sample_latents(
+        model,
+        n,
+        digits=digits,
+        method=method,
+        class_means=class_means,
+        temperature=temperature,
+        seed=seed,
+    )
+    return to_audio(model, model.decode(z).mean(), n_iter=n_iter, seed=seed)
+
+
+def encode_files(
+    model: VAE, files: Sequence[str | Path]
+) -> tuple[tf.Tensor, tf.Tensor, np.ndarray]:
+    """Any audio files (any rate, depth, channels, length) -> (spectrograms, posteriors, waveforms).
+
+    Returns:
+      model-space spectrograms ``[n, freq, time, 1]``, the posterior q(z | x) (batch ``[n]``), and
+      the model-rate waveforms ``[n, num_samples]`` the spectrograms came from.
+    Raises:
+      AudioFileError: naming the first unreadable file.
+    """
+    config = model_config(model)
+    waves, _ = pipeline.load_waveforms(list(files), config)  # [n, num_samples]
+    spectrograms = normalise(log_magnitude(tf.constant(waves), config), config)  # [n, f, t, 1]
+    return spectrograms, model.encode(spectrograms), waves
+
+
+def reconstruct_files(
+    model: VAE, files: Sequence[str | Path], *, n_iter: int = 32, seed: int = 0
+) -> np.ndarray:
+    """Reconstructions of audio files as waveforms ``[n, num_samples]`` at the model's rate."""
+    spectrograms, _, _ = encode_files(model, files)
+    return to_audio(model, model.reconstruct(spectrograms), n_iter=n_iter, seed=seed)
+
+
+def interpolate(
+    model: VAE,
+    file_a: str | Path,
+    file_b: str | Path,
+    *,
+    steps: int = 8,
+    n_iter: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
+    """Waveforms ``[steps, num_samples]`` along the straight line between two clips' posterior means."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    _, posterior, _ = encode_files(model, [file_a, file_b])
+    z_a, z_b = tf.unstack(posterior.mean())  # [latent] each
+    t = tf.linspace(0.0, 1.0, steps)[:, tf.newaxis]  # [steps, 1]
+    z = (1.0 - t) * z_a + t * z_b  # [steps, latent]
+    return to_audio(model, model.decode(z).mean(), n_iter=n_iter, seed=seed)
