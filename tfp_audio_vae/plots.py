@@ -1,0 +1,546 @@
+"""Pictures of a VAE and its data: spectrograms, latent spaces, the prior and training curves.
+
+Small named functions, as in the keras.io VAE example: each takes the arrays (or the model and
+data) it draws, returns a `matplotlib.figure.Figure` on an Agg canvas (no pyplot state) and, given
+``path``, writes it as a PNG atomically. Spectrograms are shown in dB of the STFT magnitude,
+``20 log10 |X|`` after de-normalising with the config's statistics, over time in seconds and
+frequency in Hz; the colour scale starts at the config's ``log_floor`` (silence).
+
+#### Examples
+
+```python
+means, digits, speakers = latents_of(model, test_data)
+plot_latent_space(means, digits, method="tsne", path="docs/img/latents_by_digit.png")
+plot_latent_space(means, speakers, title="posterior means by speaker")
+plot_prior_components(means, digits, model.prior, path="docs/img/prior.png")
+plot_training_curves("runs/mog", path="docs/img/training.png")
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import matplotlib
+import numpy as np
+import tensorflow as tf
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Ellipse
+from matplotlib.ticker import MaxNLocator
+from numpy.typing import ArrayLike
+
+from tfp_audio_vae.files import atomic_output
+from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior
+from tfp_audio_vae.spectrogram import SpectrogramConfig, denormalise
+from tfp_audio_vae.tsne import tsne
+from tfp_audio_vae.vae import VAE
+
+DPI = 120
+PathLike = str | os.PathLike[str]
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure of ``width`` x ``height`` inches on its own Agg canvas."""
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _finish(figure: Figure, path: PathLike | None) -> Figure:
+    """Writes ``figure`` to ``path`` as a PNG (atomically) when a path is given."""
+    if path is not None:
+        with atomic_output(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=DPI)
+    return figure
+
+
+def _decibels(spectrograms: ArrayLike, config: SpectrogramConfig) -> np.ndarray:
+    """Model-space ``[n, freq, time, 1]`` -> STFT magnitude in dB, ``[n, freq, time]``."""
+    x = tf.convert_to_tensor(spectrograms, tf.float32)
+    if x.shape.rank != 4 or tuple(x.shape[1:]) != config.shape or x.shape[0] == 0:
+        raise ValueError(
+            f"expected spectrograms [n >= 1, {', '.join(map(str, config.shape))}] for this "
+            f"config, got shape {tuple(x.shape)}"
+        )
+    log_magnitude = denormalise(x, config).numpy()[..., 0]  # natural log of |X|
+    return (20.0 / math.log(10.0)) * log_magnitude  # 20 log10 |X|
+
+
+def _colour_limits(decibels: np.ndarray, config: SpectrogramConfig) -> tuple[float, float]:
+    """One colour scale for a whole figure: from the log floor (silence) to the loudest bin."""
+    floor = 20.0 * math.log10(config.log_floor)
+    return floor, max(float(decibels.max()), floor + 1.0)
+
+
+def _draw_spectrogram(
+    ax: Axes, decibels: np.ndarray, config: SpectrogramConfig, vmin: float, vmax: float
+) -> AxesImage:
+    """``[freq, time]`` dB on ``ax``: time in s (frame starts), frequency in Hz (bin centres)."""
+    seconds = config.frames * config.hop_length / config.sample_rate
+    bin_hz = config.sample_rate / config.n_fft
+    return ax.imshow(
+        decibels,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+        extent=(0.0, seconds, -0.5 * bin_hz, (config.freq_bins - 0.5) * bin_hz),
+    )
+
+
+def _colours(labels: ArrayLike) -> dict[Any, Any]:
+    """A colour per distinct label. Digits 0-9 always get the same tab10 colour, in every figure."""
+    values = np.unique(np.asarray(labels))
+    if values.dtype.kind in "iu" and values.size and values.min() >= 0 and values.max() < 10:
+        palette = matplotlib.colormaps["tab10"]
+        return {value.item(): palette(int(value)) for value in values}
+    if len(values) <= 10:
+        palette = matplotlib.colormaps["tab10"]
+    elif len(values) <= 20:
+        palette = matplotlib.colormaps["tab20"]
+    else:
+        palette = matplotlib.colormaps["turbo"].resampled(len(values))
+    return {value.item(): palette(i) for i, value in enumerate(values)}
+
+
+def _scatter_by_label(
+    ax: Axes,
+    xy: np.ndarray,
+    labels: np.ndarray,
+    colours: Mapping[Any, Any],
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+) -> None:
+    """Points ``xy`` ``[n, 2]`` coloured by ``labels`` ``[n]``, one legend entry per label."""
+    for value in np.unique(labels):
+        chosen = labels == value
+        name = str(value if label_names is None else label_names[value.item()])
+        ax.scatter(
+            xy[chosen, 0],
+            xy[chosen, 1],
+            s=8,
+            color=colours[value.item()],
+            alpha=0.8,
+            lw=0,
+            label=name,
+        )
+
+
+def _legend(figure: Figure, ax: Axes) -> None:
+    """The axes' legend outside the plot, on the right (two columns for many entries)."""
+    count = len(ax.get_legend_handles_labels()[1])
+    figure.legend(
+        *ax.get_legend_handles_labels(),
+        loc="outside right upper",
+        fontsize="small",
+        markerscale=1.5,
+        frameon=False,
+        ncols=1 if count <= 12 else 2,
+    )
+
+
+def _as_points(latents: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    latents = np.asarray(latents, dtype=np.float64)
+    labels = np.asarray(labels)
+    if latents.ndim != 2 or labels.shape != (len(latents),):
+        raise ValueError(
+            f"expected latents [n, d] and labels [n], got shapes {latents.shape} and {labels.shape}"
+        )
+    return latents, labels
+
+
+# --------------------------------------------------------------------------- PCA
+
+
+@dataclasses.dataclass(frozen=True)
+class PCA:
+    """A principal-component projection, fitted with NumPy's SVD.
+
+    Each component's sign is fixed so that its largest-magnitude entry is positive, so the same
+    data always gives the same picture.
+
+    Attributes:
+      mean: ``[d]``, the data mean subtracted before projecting.
+      components: ``[k, d]``, orthonormal rows, by decreasing variance.
+      explained_variance_ratio: ``[k]``, the share of the total variance along each component.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    @classmethod
+    def fit(cls, x: ArrayLike, n_components: int = 2) -> PCA:
+        """The first ``n_components`` principal axes of ``x`` ``[n, d]``."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or not 1 <= n_components <= min(x.shape):
+            raise ValueError(
+                f"PCA with {n_components} components needs points [n, d] with n and d at least "
+                f"{n_components}, got shape {x.shape}"
+            )
+        mean = x.mean(axis=0)  # [d]
+        _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)  # vt [min(n, d), d]
+        components = vt[:n_components]  # [k, d]
+        largest = np.argmax(np.abs(components), axis=1)  # [k]
+        components = components * np.sign(components[np.arange(n_components), largest])[:, None]
+        variance = singular**2
+        total = variance.sum()
+        ratio = variance[:n_components] / total if total > 0 else np.zeros(n_components)
+        return cls(mean=mean, components=components, explained_variance_ratio=ratio)
+
+    def transform(self, x: ArrayLike) -> np.ndarray:
+        """Points ``[n, d]`` -> coordinates on the principal axes ``[n, k]``."""
+        return (np.asarray(x, dtype=np.float64) - self.mean) @ self.components.T
+
+    def project_covariance(self, variances: ArrayLike) -> np.ndarray:
+        """Diagonal covariances ``[m, d]`` (variances) -> their projections ``W S W^T`` ``[m, k, k]``."""
+        variances = np.asarray(variances, dtype=np.float64)
+        return np.einsum("kd,md,ld->mkl", self.components, variances, self.components)
+
+
+def _axis_labels(pca: PCA, what: str) -> tuple[str, str]:
+    ratio = pca.explained_variance_ratio
+    return (
+        f"PC 1 ({ratio[0]:.0%} of {what} variance)",
+        f"PC 2 ({ratio[1]:.0%} of {what} variance)",
+    )
+
+
+# --------------------------------------------------------------------------- spectrograms
+
+
+def plot_reconstructions(
+    originals: ArrayLike,
+    reconstructions: ArrayLike,
+    config: SpectrogramConfig,
+    *,
+    waveforms: Sequence[tuple[ArrayLike, ArrayLike]] | None = None,
+    titles: Sequence[str] | None = None,
+    path: PathLike | None = None,
+) -> Figure:
+    """Originals beside their reconstructions, one row per example, on one dB colour scale.
+
+    Args:
+      originals, reconstructions: model-space spectrograms ``[n, freq, time, 1]`` (normalised with
+        ``config``'s statistics), e.g. a batch and ``model.reconstruct(batch)``.
+      config: the `SpectrogramConfig` that made them (normalisation, sample rate, STFT sizes).
+      waveforms: optional ``n`` pairs ``(original, reconstruction)`` of waveforms ``[samples]`` at
+        ``config.sample_rate``, drawn under each spectrogram (e.g. the clip and its Griffin-Lim
+        resynthesis).
+      titles: optional ``n`` row titles (e.g. ``"digit 3, jackson"``).
+      path: where to write the PNG, if anywhere.
+    Returns:
+      the figure: ``2n`` spectrogram axes (``4n`` with waveforms) and one colour bar.
+    """
+    original_db = _decibels(originals, config)  # [n, freq, time]
+    reconstruction_db = _decibels(reconstructions, config)  # [n, freq, time]
+    n = len(original_db)
+    for name, given in (("reconstructions", reconstruction_db), ("waveforms", waveforms)):
+        if given is not None and len(given) != n:
+            raise ValueError(f"{n} originals but {len(given)} {name}")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{n} originals but {len(titles)} titles")
+    vmin, vmax = _colour_limits(np.concatenate([original_db, reconstruction_db]), config)
+    height_ratios = [3] if waveforms is None else [3, 1]
+    rows = len(height_ratios)
+    figure = _figure(7.0, 0.4 + n * (1.9 if waveforms is None else 2.6))
+    grid = figure.add_gridspec(n * rows, 2, height_ratios=height_ratios * n)
+    spectrogram_axes = []
+    for i in range(n):
+        for j, (decibels, column) in enumerate(
+            ((original_db[i], "original"), (reconstruction_db[i], "reconstruction"))
+        ):
+            ax = figure.add_subplot(grid[i * rows, j])
+            image = _draw_spectrogram(ax, decibels, config, vmin, vmax)
+            ax.set_title(column if titles is None else f"{titles[i]}: {column}", fontsize="medium")
+            if j == 0:
+                ax.set_ylabel("frequency (Hz)")
+            spectrogram_axes.append(ax)
+            bottom = ax
+            if waveforms is not None:
+                ax.tick_params(labelbottom=False)
+                bottom = figure.add_subplot(grid[i * rows + 1, j], sharex=ax)
+                wave = np.asarray(waveforms[i][j], dtype=np.float64)
+                seconds = np.arange(len(wave)) / config.sample_rate
+                bottom.plot(seconds, wave, lw=0.4, color="0.2")
+                peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+                limit = 1.05 * peak if peak > 0 else 1.0
+                bottom.set_ylim(-limit, limit)
+                bottom.tick_params(labelsize="small")
+                if j == 0:
+                    bottom.set_ylabel("amplitude")
+            if i == n - 1:
+                bottom.set_xlabel("time (s)")
+    figure.colorbar(image, ax=spectrogram_axes, label="magnitude (dB)", aspect=40)
+    return _finish(figure, path)
+
+
+def plot_sample_grid(
+    spectrograms: ArrayLike,
+    config: SpectrogramConfig,
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int = 5,
+    path: PathLike | None = None,
+) -> Figure:
+    """Generated spectrograms in a grid of ``ncols`` columns, on one dB colour scale.
+
+    Args:
+      spectrograms: model-space ``[n, freq, time, 1]``, e.g. ``model.sample(10)``.
+      config: the `SpectrogramConfig` of the model.
+      titles: optional ``n`` titles, e.g. a judge's verdicts ``"judge: 7 (0.93)"``.
+      ncols: columns of the grid (fewer when there are fewer spectrograms).
+      path: where to write the PNG, if anywhere.
+    Returns:
+      the figure: ``n`` spectrogram axes and one colour bar.
+    """
+    decibels = _decibels(spectrograms, config)  # [n, freq, time]
+    n = len(decibels)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{n} spectrograms but {len(titles)} titles")
+    ncols = max(1, min(int(ncols), n))
+    nrows = math.ceil(n / ncols)
+    vmin, vmax = _colour_limits(decibels, config)
+    figure = _figure(1.0 + 1.7 * ncols, 0.5 + 1.6 * nrows)
+    axes: list[Axes] = []
+    for i in range(n):
+        first = axes[0] if axes else None
+        ax = figure.add_subplot(nrows, ncols, i + 1, sharex=first, sharey=first)
+        image = _draw_spectrogram(ax, decibels[i], config, vmin, vmax)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize="small")
+        ax.tick_params(labelleft=i % ncols == 0, labelbottom=i + ncols >= n, labelsize="x-small")
+        axes.append(ax)
+    figure.supxlabel("time (s)", fontsize="medium")
+    figure.supylabel("frequency (Hz)", fontsize="medium")
+    figure.colorbar(image, ax=axes, label="magnitude (dB)", aspect=30)
+    return _finish(figure, path)
+
+
+# --------------------------------------------------------------------------- latent space
+
+
+def latents_of(model: VAE, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior means of every example of ``dataset``, with their digits and speakers.
+
+    Args:
+      model: a `VAE`.
+      dataset: batches ``{"spectrogram": [b, freq, time, 1], "digit": [b], "speaker": [b]}`` from
+        `pipeline.spectrogram_dataset`; a batch without digits or speakers gets -1 and ``""``, as
+        the pipeline labels a user's own files.
+    Returns:
+      ``(means [n, latent_dim] float32, digits [n] int32, speakers [n] str)``.
+    """
+    means, digits, speakers = [], [], []
+    for batch in dataset:
+        mean = model.encode(batch["spectrogram"]).mean().numpy()  # [b, latent]
+        means.append(mean)
+        b = len(mean)
+        digits.append(batch["digit"].numpy() if "digit" in batch else np.full(b, -1))
+        speakers.extend(
+            [s.decode() for s in batch["speaker"].numpy()] if "speaker" in batch else [""] * b
+        )
+    if not means:
+        raise ValueError("the dataset holds no examples")
+    return np.concatenate(means), np.concatenate(digits).astype(np.int32), np.array(speakers)
+
+
+def plot_latent_space(
+    latents: ArrayLike,
+    labels: ArrayLike,
+    *,
+    method: Literal["pca", "tsne"] = "pca",
+    title: str | None = None,
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+    perplexity: float = 30.0,
+    seed: int = 0,
+    path: PathLike | None = None,
+) -> Figure:
+    """A 2-D map of latent vectors, coloured by label (digit, speaker, ...).
+
+    Args:
+      latents: ``[n, d]``, e.g. posterior means from `latents_of`.
+      labels: ``[n]`` ints or strings; digits 0-9 keep the same colours in every figure.
+      method: ``"pca"`` (linear; axes show the share of variance they hold) or ``"tsne"``
+        (`tsne.tsne`: keeps neighbourhoods, not distances; its axes have no units).
+      title: the plot's title; by default names the method.
+      label_names: names for the legend, looked up by label (a mapping, or a sequence for ints).
+      perplexity: t-SNE's perplexity, capped at ``(n - 1) / 3`` for small sets.
+      seed: t-SNE's seed.
+      path: where to write the PNG, if anywhere.
+    Returns:
+      the figure, with one axes.
+    """
+    latents, labels = _as_points(latents, labels)
+    if method == "pca":
+        pca = PCA.fit(latents)
+        xy = pca.transform(latents)  # [n, 2]
+        xlabel, ylabel = _axis_labels(pca, "latent")
+    elif method == "tsne":
+        xy = tsne(latents, perplexity=min(perplexity, (len(latents) - 1) / 3), seed=seed)
+        xlabel, ylabel = "t-SNE 1", "t-SNE 2"
+    else:
+        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+    figure = _figure(5.6, 4.2)
+    ax = figure.add_subplot()
+    _scatter_by_label(ax, xy, labels, _colours(labels), label_names)
+    ax.set(
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title or f"posterior means, {'PCA' if method == 'pca' else 't-SNE'}",
+    )
+    _legend(figure, ax)
+    return _finish(figure, path)
+
+
+def plot_prior_components(
+    latents: ArrayLike,
+    labels: ArrayLike,
+    prior: Prior,
+    *,
+    num_samples: int = 500,
+    seed: int = 0,
+    path: PathLike | None = None,
+) -> Figure:
+    """Posterior means and the prior on the same 2-D PCA axes (fitted on the posterior means).
+
+    For a `priors.MixtureOfGaussiansPrior` each component N(mu_k, diag sigma_k^2) is drawn as its
+    mean and the ±2 standard-deviation ellipse of its projection onto the PCA plane,
+    N(W mu_k, W diag(sigma_k^2) W^T) with W the two PCA axes ``[2, d]``. That ellipse is exact for
+    the component's 2-D shadow, but only a shadow: points inside it need not be near the component
+    along the ``d - 2`` directions not shown. Components are numbered (with their mixture weight
+    when unconditional); a conditional prior's component k takes digit k's colour. For any other
+    prior, ``num_samples`` prior draws are projected instead.
+
+    Args:
+      latents: posterior means ``[n, d]``, e.g. from `latents_of`.
+      labels: digits ``[n]`` colouring them.
+      prior: the model's prior (``model.prior``), with ``latent_dim == d``.
+      num_samples, seed: prior draws for priors other than a mixture of Gaussians.
+      path: where to write the PNG, if anywhere.
+    Returns:
+      the figure, with one axes.
+    """
+    latents, labels = _as_points(latents, labels)
+    if latents.shape[1] != prior.latent_dim:
+        raise ValueError(
+            f"latents have {latents.shape[1]} dimensions, the prior {prior.latent_dim}"
+        )
+    pca = PCA.fit(latents)
+    figure = _figure(5.6, 4.2)
+    ax = figure.add_subplot()
+    if isinstance(prior, MixtureOfGaussiansPrior):
+        k = prior.num_components
+        colours = _colours(np.union1d(labels, np.arange(k)) if prior.conditional else labels)
+        _scatter_by_label(ax, pca.transform(latents), labels, colours)
+        centres = pca.transform(prior.means.numpy())  # [K, 2]
+        covariances = pca.project_covariance(prior.scales.numpy() ** 2)  # [K, 2, 2]
+        weights = tf.nn.softmax(prior.logits).numpy()  # [K]
+        for component, (centre, covariance) in enumerate(zip(centres, covariances, strict=True)):
+            colour = colours[component] if prior.conditional else "black"
+            variances, axes = np.linalg.eigh(covariance)  # ascending; axes in columns
+            ax.add_patch(
+                Ellipse(
+                    centre,
+                    width=4.0 * math.sqrt(max(variances[1], 0.0)),
+                    height=4.0 * math.sqrt(max(variances[0], 0.0)),
+                    angle=math.degrees(math.atan2(axes[1, 1], axes[0, 1])),
+                    fill=False,
+                    ls="--",
+                    lw=1.0,
+                    color=colour,
+                )
+            )
+            ax.plot(*centre, marker="x", ms=7, mew=1.5, color=colour)
+            note = (
+                str(component) if prior.conditional else f"{component} ({weights[component]:.0%})"
+            )
+            ax.annotate(note, centre, xytext=(4, 4), textcoords="offset points", fontsize="x-small")
+        ax.add_line(
+            Line2D([], [], color="black", marker="x", ls="--", label="prior component\nmean, ±2σ")
+        )
+        title = "posterior means and prior components"
+    else:
+        samples = prior.sample(num_samples, seed=seed).numpy()  # [num_samples, d]
+        sample_xy = pca.transform(samples)  # [num_samples, 2]
+        ax.scatter(*sample_xy.T, s=5, color="0.82", lw=0, label="prior samples", zorder=0)
+        _scatter_by_label(ax, pca.transform(latents), labels, _colours(labels))
+        title = "posterior means and prior samples"
+    xlabel, ylabel = _axis_labels(pca, "posterior-mean")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.autoscale_view()
+    _legend(figure, ax)
+    return _finish(figure, path)
+
+
+# --------------------------------------------------------------------------- training
+
+
+CURVES: tuple[tuple[str, str], ...] = (
+    ("neg_elbo", r"$-$ELBO"),
+    ("nll", r"reconstruction, $-\log p(x \mid z)$"),
+    ("kl", r"KL$(q(z \mid x) \,\|\, p(z))$"),
+)
+
+
+def _history_columns(history: PathLike | Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
+    """A dict of lists, or a run folder / its ``history.csv``, as float columns (NA -> NaN)."""
+    if isinstance(history, Mapping):
+        return {key: np.asarray(values, dtype=np.float64) for key, values in history.items()}
+    path = Path(history)
+    if path.is_dir():
+        path = path / "history.csv"
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        raise ValueError(f"{path}: no epochs recorded")
+    return {
+        key: np.array([float(row[key]) if row[key] not in ("", "NA") else np.nan for row in rows])
+        for key in rows[0]
+    }
+
+
+def plot_training_curves(
+    history: PathLike | Mapping[str, Sequence[float]], *, path: PathLike | None = None
+) -> Figure:
+    """-ELBO, reconstruction NLL and KL per epoch, in nats per example (train, and validation).
+
+    Args:
+      history: a run folder or its ``history.csv`` (written by `training.train`), or a dict of
+        lists such as ``keras.callbacks.History.history``: keys ``neg_elbo``, ``nll``, ``kl``
+        and, when present, ``val_neg_elbo``, ``val_nll``, ``val_kl``, ``epoch`` (0-based).
+      path: where to write the PNG, if anywhere.
+    Returns:
+      the figure, with three axes.
+    Raises:
+      ValueError: when one of the three curves is missing.
+    """
+    columns = _history_columns(history)
+    missing = [key for key, _ in CURVES if key not in columns]
+    if missing:
+        raise ValueError(f"the history has no {', '.join(missing)} (it has {sorted(columns)})")
+    count = len(columns["neg_elbo"])
+    epochs = columns["epoch"] + 1 if "epoch" in columns else np.arange(1, count + 1)
+    figure = _figure(9.0, 2.8)
+    axes = figure.subplots(1, len(CURVES))
+    for ax, (key, name) in zip(axes, CURVES, strict=True):
+        ax.plot(epochs, columns[key], marker=".", label="train")
+        if f"val_{key}" in columns:
+            ax.plot(epochs, columns[f"val_{key}"], marker=".", ls="--", label="validation")
+        ax.set(title=name, xlabel="epoch", ylabel="nats per example")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize="small")
+    return _finish(figure, path)
