@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests.helpers import TINY_CONFIG, random_batches
 from tfp_audio_vae import plots
+from tfp_audio_vae.latents import encode_dataset
 from tfp_audio_vae.models import build_vae
 from tfp_audio_vae.priors import StandardNormalPrior
 from tfp_audio_vae.tsne import tsne
@@ -64,12 +65,13 @@ def test_sample_grid(spectrograms, tmp_path):
     assert figure.axes[6].get_title() == "judge: 6 (0.93)"
 
 
-def test_latents_of_and_latent_space_by_digit_and_speaker(model, tmp_path):
+def test_encoded_latents_and_latent_space_by_digit_and_speaker(model, tmp_path):
     speakers = tf.constant(["george", "jackson", "lucas"] * 10 + ["theo", "theo"])
     data = random_batches(n=32, batch_size=16).unbatch()
     data = tf.data.Dataset.zip(data, tf.data.Dataset.from_tensor_slices(speakers))
     data = data.map(lambda e, s: {**e, "speaker": s}).batch(16)
-    means, digits, names = plots.latents_of(model, data)
+    encoded = encode_dataset(model, data)
+    means, digits, names = encoded["mean"], encoded["digit"], encoded["speaker"]
     assert means.shape == (32, 4) and digits.shape == (32,) and names.shape == (32,)
     np.testing.assert_array_equal(digits, np.arange(32) % 10)
     assert names[0] == "george" and names[-1] == "theo"

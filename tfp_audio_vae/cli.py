@@ -202,12 +202,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _class_means(model, args: argparse.Namespace):
-    from tfp_audio_vae import generation, pipeline
+    from tfp_audio_vae import pipeline
     from tfp_audio_vae.datasets import fsdd
+    from tfp_audio_vae.latents import class_mean_latents
 
     records = fsdd.records(fsdd.locate(args.fsdd), "train")
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
-    return generation.class_mean_latents(model, data)
+    return class_mean_latents(model, data)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import tensorflow_probability as tfp
 
 from tfp_audio_vae import pipeline
 from tfp_audio_vae.audio import spectrogram_to_waveform
+from tfp_audio_vae.latents import ClassMeans
 from tfp_audio_vae.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise
 from tfp_audio_vae.vae import VAE
@@ -37,28 +38,37 @@ def has_conditional_prior(model: VAE) -> bool:
     return isinstance(model.prior, MixtureOfGaussiansPrior) and model.prior.conditional
 
 
-def to_audio(model: VAE, spectrograms: tf.Tensor, *, n_iter: int = 32, seed: int = 0) -> np.ndarray:
-    """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim)."""
-    waves = spectrogram_to_waveform(spectrograms, model_config(model), n_iter=n_iter, seed=seed)
-    return waves.numpy()
+def to_audio(
+    model: VAE,
+    spectrograms: tf.Tensor | np.ndarray,
+    *,
+    n_iter: int = 32,
+    seed: int = 0,
+    batch_size: int = 100,
+) -> np.ndarray:
+    """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim).
 
-
-def class_mean_latents(model: VAE, dataset: tf.data.Dataset, num_classes: int = 10) -> np.ndarray:
-    """Mean posterior mean of each class's clips, ``[num_classes, latent]`` (NaN rows if absent).
-
-    Args:
-      dataset: batches with ``"spectrogram"`` and ``"digit"`` (e.g. `pipeline.spectrogram_dataset`).
+    Works ``batch_size`` clips at a time; batch ``i`` takes Griffin-Lim seed ``seed + i``.
     """
-    sums = np.zeros([num_classes, model.latent_dim])
-    counts = np.zeros([num_classes])
-    for batch in dataset:
-        means = model.encode(batch["spectrogram"]).mean().numpy()  # [b, latent]
-        digits = batch["digit"].numpy()  # [b]
-        keep = (digits >= 0) & (digits < num_classes)
-        np.add.at(sums, digits[keep], means[keep])
-        np.add.at(counts, digits[keep], 1)
-    with np.errstate(invalid="ignore"):
-        return (sums / counts[:, None]).astype(np.float32)
+    config = model_config(model)
+    waves = [
+        spectrogram_to_waveform(
+            spectrograms[start : start + batch_size], config, n_iter=n_iter, seed=seed + i
+        ).numpy()  # [b, num_samples]
+        for i, start in enumerate(range(0, len(spectrograms), batch_size))
+    ]
+    return np.concatenate(waves) if waves else np.zeros([0, config.num_samples], np.float32)
+
+
+def decode_waveforms(
+    model: VAE, z: tf.Tensor | np.ndarray, *, n_iter: int = 32, seed: int = 0, batch_size: int = 100
+) -> np.ndarray:
+    """Latents ``[n, latent]`` -> decoder means -> Griffin-Lim -> waveforms ``[n, num_samples]``."""
+    z = tf.convert_to_tensor(z, tf.float32)
+    means = tf.concat(
+        [model.decode(z[i : i + batch_size]).mean() for i in range(0, len(z), batch_size)], axis=0
+    )  # [n, freq, time, 1]
+    return to_audio(model, means, n_iter=n_iter, seed=seed, batch_size=batch_size)
 
 
 def _prior_draws(
@@ -68,14 +78,14 @@ def _prior_draws(
     from (labels pick a conditional prior's components; otherwise a mixture's are drawn)."""
     prior = model.prior
     if not isinstance(prior, MixtureOfGaussiansPrior):
-        z = prior.sample(n, seed=seed)  # [n, latent]
+        z = prior.sample(n, seed=(seed, 0))  # [n, latent]
         return tf.broadcast_to(prior.distribution().mean(), tf.shape(z)), z
     if labels is None:  # draw each sample's component from the mixture weights
         labels = tf.random.stateless_categorical(prior.logits[tf.newaxis], n, seed=[seed, 1])[0]
     components = tfd.MultivariateNormalDiag(
         loc=tf.gather(prior.means, labels), scale_diag=tf.gather(prior.scales, labels)
     )  # batch [n], event [latent]
-    return components.mean(), components.sample(seed=seed)
+    return components.mean(), components.sample(seed=(seed, 2))
 
 
 def sample_latents(
@@ -84,8 +94,8 @@ def sample_latents(
     *,
     digits: Sequence[int] | None = None,
     method: ConditionalMethod = "auto",
-    class_means: np.ndarray | None = None,
-    noise: float = 0.5,
+    class_means: ClassMeans | None = None,
+    noise: float = 1.0,
     temperature: float = 1.0,
     seed: int = 0,
 ) -> tf.Tensor:
@@ -93,8 +103,8 @@ def sample_latents(
 
     Digit-conditional routes:
     - ``"prior"``: z ~ p(z | digit), the conditional mixture prior's component for that digit.
-    - ``"class-mean"``: the digit's mean posterior mean (``class_means[digit]``) plus Gaussian
-      noise of standard deviation ``noise``; works with any prior.
+    - ``"class-mean"``: the digit's mean posterior mean plus Gaussian noise of ``noise`` times
+      the digit's posterior spread (`latents.class_mean_latents`); works with any prior.
     - ``"auto"``: ``"prior"`` where the model has a conditional prior, else ``"class-mean"``.
 
     ``temperature`` scales each prior draw's distance from the mean of the component it came
@@ -118,12 +128,13 @@ def sample_latents(
     if method != "class-mean":
         raise ValueError(f"unknown method {method!r}: 'auto', 'prior' or 'class-mean'")
     if class_means is None:
-        raise ValueError("method='class-mean' needs class_means (see class_mean_latents)")
-    centres = tf.gather(tf.constant(class_means, tf.float32), labels)  # [n, latent]
-    if not np.all(np.isfinite(centres.numpy())):
-        raise ValueError("class_means has no entry for some requested digit")
-    noise_draws = tf.random.stateless_normal(tf.shape(centres), seed=[seed, 0])
-    return centres + noise * temperature * noise_draws
+        raise ValueError("method='class-mean' needs class_means (see latents.class_mean_latents)")
+    if not 0 <= min(digits) <= max(digits) < len(class_means.mean):
+        raise ValueError(f"digits must lie in 0-{len(class_means.mean) - 1}")
+    centres = tf.gather(tf.constant(class_means.mean, tf.float32), labels)  # [n, latent]
+    spread = tf.gather(tf.constant(class_means.spread, tf.float32), labels)  # [n, latent]
+    eps = tf.random.stateless_normal(tf.shape(centres), seed=[seed, 3])  # [n, latent]
+    return centres + noise * temperature * spread * eps
 
 
 def generate(
@@ -132,7 +143,8 @@ def generate(
     *,
     digits: Sequence[int] | None = None,
     method: ConditionalMethod = "auto",
-    class_means: np.ndarray | None = None,
+    class_means: ClassMeans | None = None,
+    noise: float = 1.0,
     temperature: float = 1.0,
     n_iter: int = 32,
     seed: int = 0,
@@ -144,10 +156,11 @@ def generate(
         digits=digits,
         method=method,
         class_means=class_means,
+        noise=noise,
         temperature=temperature,
         seed=seed,
     )
-    return to_audio(model, model.decode(z).mean(), n_iter=n_iter, seed=seed)
+    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
 
 
 def encode_files(
@@ -191,4 +204,4 @@ def interpolate(
     z_a, z_b = tf.unstack(posterior.mean())  # [latent] each
     t = tf.linspace(0.0, 1.0, steps)[:, tf.newaxis]  # [steps, 1]
     z = (1.0 - t) * z_a + t * z_b  # [steps, latent]
-    return to_audio(model, model.decode(z).mean(), n_iter=n_iter, seed=seed)
+    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)

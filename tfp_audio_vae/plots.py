@@ -9,10 +9,10 @@ frequency in Hz; the colour scale starts at the config's ``log_floor`` (silence)
 #### Examples
 
 ```python
-means, digits, speakers = latents_of(model, test_data)
-plot_latent_space(means, digits, method="tsne", path="docs/img/latents_by_digit.png")
-plot_latent_space(means, speakers, title="posterior means by speaker")
-plot_prior_components(means, digits, model.prior, path="docs/img/prior.png")
+encoded = latents.encode_dataset(model, test_data)  # "mean", "digit", "speaker"
+plot_latent_space(encoded["mean"], encoded["digit"], method="tsne", path="latents_by_digit.png")
+plot_latent_space(encoded["mean"], encoded["speaker"], title="posterior means by speaker")
+plot_prior_components(encoded["mean"], encoded["digit"], model.prior, path="prior.png")
 plot_training_curves("runs/mog", path="docs/img/training.png")
 ```
 """
@@ -43,7 +43,6 @@ from tfp_audio_vae.files import atomic_output
 from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior
 from tfp_audio_vae.spectrogram import SpectrogramConfig, denormalise
 from tfp_audio_vae.tsne import tsne
-from tfp_audio_vae.vae import VAE
 
 DPI = 120
 PathLike = str | os.PathLike[str]
@@ -333,31 +332,6 @@ def plot_sample_grid(
 # --------------------------------------------------------------------------- latent space
 
 
-def latents_of(model: VAE, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Posterior means of every example of ``dataset``, with their digits and speakers.
-
-    Args:
-      model: a `VAE`.
-      dataset: batches ``{"spectrogram": [b, freq, time, 1], "digit": [b], "speaker": [b]}`` from
-        `pipeline.spectrogram_dataset`; a batch without digits or speakers gets -1 and ``""``, as
-        the pipeline labels a user's own files.
-    Returns:
-      ``(means [n, latent_dim] float32, digits [n] int32, speakers [n] str)``.
-    """
-    means, digits, speakers = [], [], []
-    for batch in dataset:
-        mean = model.encode(batch["spectrogram"]).mean().numpy()  # [b, latent]
-        means.append(mean)
-        b = len(mean)
-        digits.append(batch["digit"].numpy() if "digit" in batch else np.full(b, -1))
-        speakers.extend(
-            [s.decode() for s in batch["speaker"].numpy()] if "speaker" in batch else [""] * b
-        )
-    if not means:
-        raise ValueError("the dataset holds no examples")
-    return np.concatenate(means), np.concatenate(digits).astype(np.int32), np.array(speakers)
-
-
 def plot_latent_space(
     latents: ArrayLike,
     labels: ArrayLike,
@@ -372,7 +346,7 @@ def plot_latent_space(
     """A 2-D map of latent vectors, coloured by label (digit, speaker, ...).
 
     Args:
-      latents: ``[n, d]``, e.g. posterior means from `latents_of`.
+      latents: ``[n, d]``, e.g. posterior means from `latents.encode_dataset`.
       labels: ``[n]`` ints or strings; digits 0-9 keep the same colours in every figure.
       method: ``"pca"`` (linear; axes show the share of variance they hold) or ``"tsne"``
         (`tsne.tsne`: keeps neighbourhoods, not distances; its axes have no units).
@@ -426,7 +400,7 @@ def plot_prior_components(
     prior, ``num_samples`` prior draws are projected instead.
 
     Args:
-      latents: posterior means ``[n, d]``, e.g. from `latents_of`.
+      latents: posterior means ``[n, d]``, e.g. from `latents.encode_dataset`.
       labels: digits ``[n]`` colouring them.
       prior: the model's prior (``model.prior``), with ``latent_dim == d``.
       num_samples, seed: prior draws for priors other than a mixture of Gaussians.

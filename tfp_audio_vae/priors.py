@@ -64,11 +64,15 @@ class Prior(keras.layers.Layer):
         """log p(z) in nats: z ``[..., batch, latent_dim]`` -> ``[..., batch]``."""
         return self.distribution(labels).log_prob(z)
 
-    def sample(self, n: int, labels: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
-        """``n`` draws ``[n, latent_dim]`` (given ``labels`` ``[n]``, one draw per label)."""
-        if labels is not None:
-            return self.distribution(labels).sample(seed=seed)  # [n, latent]
-        return self.distribution().sample(n, seed=seed)  # [n, latent]
+    def sample(
+        self, n: int, labels: tf.Tensor | None = None, seed: int | tuple[int, int] | None = None
+    ) -> tf.Tensor:
+        """``n`` draws ``[n, latent_dim]``; a conditional prior given ``labels`` ``[n]`` draws one
+        per label. An ``(int, int)`` seed is stateless: the same pair gives the same draws."""
+        dist = self.distribution(labels)
+        if labels is not None and dist.batch_shape.rank:  # one distribution per label
+            return dist.sample(seed=seed)  # [n, latent]
+        return dist.sample(n, seed=seed)  # [n, latent]
 
     def call(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
         return self.distribution(labels)

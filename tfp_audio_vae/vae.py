@@ -127,9 +127,12 @@ class VAE(keras.Model):
         """Decoder mean at the posterior mean: ``[batch, freq, time, 1]`` -> same shape."""
         return self.decode(self.encode(x).mean()).mean()
 
-    def sample(self, n: int, labels: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
-        """Decoder means of ``n`` prior draws, ``[n, freq, time, 1]`` (per label if given)."""
-        z = self.prior.sample(n, labels=labels, seed=seed)  # [n, latent]
+    def sample(
+        self, n: int, labels: tf.Tensor | None = None, seed: int | tuple[int, int] | None = None
+    ) -> tf.Tensor:
+        """Decoder means of ``n`` prior draws, ``[n, freq, time, 1]`` (per label for a conditional
+        prior; other priors ignore labels)."""
+        z = self.prior.sample(n, labels=self._prior_labels(labels), seed=seed)  # [n, latent]
         return self.decode(z).mean()
 
     # ------------------------------------------------------------------ bounds

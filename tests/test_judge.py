@@ -1,0 +1,138 @@
+"""The digit judge: its log-mel front end, augmentation, training, caching and safe loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfp_audio_vae import judge as judge_module
+from tfp_audio_vae.datasets import fsdd
+from tfp_audio_vae.judge import (
+    JUDGE_VERSION,
+    Judge,
+    LogMel,
+    WaveAugment,
+    build_judge,
+    get_judge,
+    judge_path,
+    load_judge,
+    save_judge,
+    train_judge,
+)
+from tfp_audio_vae.pipeline import load_waveforms
+from tfp_audio_vae.spectrogram import SpectrogramConfig
+
+
+@pytest.fixture(scope="module")
+def small_train(fsdd_root):
+    """40 real training clips, 4 of every digit: ``[40, 8192]`` waveforms and their digits."""
+    train = fsdd.records(fsdd_root, "train")
+    records = [r for d in range(10) for r in [r for r in train if r.digit == d][::70]]
+    return load_waveforms(records, SpectrogramConfig())
+
+
+@pytest.fixture(scope="module")
+def trained(small_train):
+    waves, digits = small_train
+    return train_judge(waves, digits, epochs=2, validation=(waves[:8], digits[:8]), verbose=0)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(fsdd.CACHE_ENV_VAR, str(tmp_path))
+    return tmp_path
+
+
+def test_log_mel_has_64_bands_of_64_frames_and_stays_finite_on_silence():
+    waves = np.zeros([2, 8192], np.float32)
+    waves[1] = np.sin(2 * np.pi * 1000 * np.arange(8192) / 8000)  # a 1 kHz tone
+    log_mel = LogMel()(waves).numpy()
+    assert log_mel.shape == (2, 64, 64, 1)
+    assert np.all(np.isfinite(log_mel))
+    assert np.allclose(log_mel[0], np.log(1e-6))  # silence sits at log(epsilon)
+    loudest_band = np.argmax(log_mel[1, 32, :, 0])
+    assert 0 < loudest_band < 63  # a mid-band tone peaks inside the filterbank
+
+
+def test_augmentation_is_the_identity_at_inference_and_only_shifts_without_gain_or_noise():
+    impulse = np.zeros([8, 1000], np.float32)
+    impulse[:, 500] = 1.0
+    layer = WaveAugment(max_gain_db=0.0, max_shift=40, max_noise=0.0, seed=1)
+    np.testing.assert_array_equal(layer(impulse, training=False).numpy(), impulse)
+    shifted = layer(impulse, training=True).numpy()
+    assert shifted.shape == impulse.shape
+    np.testing.assert_allclose(shifted.sum(axis=1), 1.0)  # the impulse moves, intact
+    assert np.all(np.abs(np.argmax(shifted, axis=1) - 500) <= 40)
+    noisy = WaveAugment(seed=2)(impulse, training=True).numpy()
+    assert np.std(noisy[:, :400]) > 0  # noise everywhere, gain on the impulse
+    assert np.all(np.max(noisy, axis=1) > 0.4)
+
+
+def test_judge_trains_briefly_on_real_clips_and_gives_probabilities_and_features(
+    trained, small_train
+):
+    waves, digits = small_train
+    judge = Judge(trained)
+    probs = judge.predict_proba(waves)
+    assert probs.shape == (40, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert judge.features(waves).shape == (40, 128)
+    assert 0.0 <= judge.accuracy(waves, digits) <= 1.0
+    assert judge.predict(waves).shape == (40,)
+
+
+def test_judge_trims_or_pads_other_lengths():
+    judge = Judge(build_judge(num_samples=2048))
+    assert judge.num_samples == 2048
+    assert judge.predict_proba(np.zeros([3, 1000], np.float32)).shape == (3, 10)
+    assert judge.features(np.zeros([3, 5000], np.float32)).shape == (3, 128)
+    with pytest.raises(ValueError, match=r"\[n, samples\]"):
+        judge.predict_proba(np.zeros(2048, np.float32))
+
+
+def test_training_refuses_bad_labels():
+    with pytest.raises(ValueError, match="0-9"):
+        train_judge(np.zeros([4, 2048], np.float32), np.array([0, 1, 2, 10]), epochs=1)
+    with pytest.raises(ValueError, match="digits"):
+        train_judge(np.zeros([4, 2048], np.float32), np.array([0, 1]), epochs=1)
+
+
+def test_saved_judge_loads_in_safe_mode_with_the_same_predictions(trained, small_train, tmp_path):
+    waves, _ = small_train
+    path = save_judge(trained, tmp_path / "judge.keras")
+    loaded = load_judge(path)
+    np.testing.assert_allclose(
+        loaded.predict_proba(waves[:8]), Judge(trained).predict_proba(waves[:8]), atol=1e-5
+    )
+    with pytest.raises(ValueError, match=r"\.keras"):
+        save_judge(trained, tmp_path / "judge.h5")
+    with pytest.raises(FileNotFoundError):
+        load_judge(tmp_path / "missing.keras")
+
+
+def test_judge_path_is_versioned_under_the_cache(cache):
+    assert judge_path() == cache / "judge" / f"digit-judge-{JUDGE_VERSION}.keras"
+    assert judge_path(cache / "elsewhere").parent == cache / "elsewhere" / "judge"
+
+
+def test_get_judge_loads_the_cached_judge_and_refuses_to_train_when_told(cache, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="python -m tfp_audio_vae.judge"):
+        get_judge(train_if_missing=False)
+    model = build_judge(num_samples=2048)
+    save_judge(model, judge_path())
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached judge must not be retrained")
+
+    monkeypatch.setattr(judge_module, "train_judge", no_training)
+    judge = get_judge(train_if_missing=False)
+    x = tf.random.stateless_normal([2, 2048], seed=[0, 1]).numpy()
+    np.testing.assert_allclose(judge.predict_proba(x), Judge(model).predict_proba(x), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_command_line_trains_caches_and_reports_accuracy(fsdd_root, cache, capsys):
+    judge_module.main(["--fsdd", str(fsdd_root), "--epochs", "1"])
+    assert judge_path().is_file()
+    assert "test accuracy" in capsys.readouterr().out
