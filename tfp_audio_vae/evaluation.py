@@ -145,6 +145,10 @@ def active_units(model: VAE, dataset: tf.data.Dataset, threshold: float = 0.01) 
 def likelihood(model: VAE, dataset: tf.data.Dataset, k: int = 100) -> dict[str, float]:
     """Mean bounds on the log-likelihood of ``dataset``'s spectrograms.
 
+    The bounds are on the marginal log p(x), with the prior p(z) itself (for a conditional
+    mixture, the mixture over all digits), so they compare across priors. A conditional prior
+    also gets ``neg_iwae_given_digit``, the bound on -log p(x | digit) with p(z | digit).
+
     Returns:
       ``neg_elbo``, ``nll`` and ``kl`` (nats per clip; one posterior draw per clip for ``nll``),
       ``neg_iwae`` (minus the IWAE bound with ``k`` draws, nats per clip: it is at most
@@ -152,13 +156,19 @@ def likelihood(model: VAE, dataset: tf.data.Dataset, k: int = 100) -> dict[str, 
       ``bits_per_dim_iwae``, ``k`` and ``examples``. Densities are those of the normalised
       spectrogram the model sees.
     """
+    conditional = has_conditional_prior(model)
     totals = {"neg_elbo": 0.0, "nll": 0.0, "kl": 0.0, "neg_iwae": 0.0}
+    if conditional:
+        totals["neg_iwae_given_digit"] = 0.0
     count, dims = 0, 0
     for x, labels in _model_inputs(dataset):
-        terms = model.elbo_terms(x, labels)  # each [b]
+        terms = model.elbo_terms(x)  # each [b]; no labels: the marginal prior
         for name in ("neg_elbo", "nll", "kl"):
             totals[name] += float(tf.reduce_sum(terms[name]))
-        totals["neg_iwae"] -= float(tf.reduce_sum(model.iwae(x, k=k, labels=labels)))
+        totals["neg_iwae"] -= float(tf.reduce_sum(model.iwae(x, k=k)))
+        if conditional:
+            given = model.iwae(x, k=k, labels=labels)  # [b]
+            totals["neg_iwae_given_digit"] -= float(tf.reduce_sum(given))
         count += int(x.shape[0])
         dims = int(np.prod(x.shape[1:]))  # freq * time * 1
     if count == 0:

@@ -39,6 +39,7 @@ def build_vae(
     latent_dim: int = 32,
     num_components: int = 10,
     kl: KLMode | None = None,
+    decoder_scale: Literal["pixel", "bin", "global"] = "pixel",
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:
@@ -51,6 +52,7 @@ def build_vae(
       num_components: mixture components of the ``"mog"`` and ``"conditional"`` variants.
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
+      decoder_scale: how the likelihood's scale is learned (see `ConvDecoder`).
       seed: seeds the initial weights (it sets Keras' global seed for Python, NumPy and
         TensorFlow before building, so the same seed builds the same model).
       **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
@@ -62,7 +64,7 @@ def build_vae(
     latent_dim = prior.latent_dim
     return VAE(
         ConvEncoder(latent_dim),
-        ConvDecoder(spectrogram_config.shape),
+        ConvDecoder(spectrogram_config.shape, scale=decoder_scale),
         prior,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,

@@ -13,6 +13,7 @@ Started again with the same folder, `train` resumes after the last finished epoc
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,32 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
 
 
+class EpochHistory(keras.callbacks.Callback):
+    """Keeps ``history.csv`` (one row of metrics per finished epoch), rewritten atomically.
+
+    On resumption the rows of epochs after the restored checkpoint are dropped, so every row
+    belongs to an epoch whose weights were kept, and none is written twice.
+    """
+
+    def __init__(self, path: Path, initial_epoch: int) -> None:
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, str]] = []
+        if path.is_file() and initial_epoch > 0:
+            with open(path, newline="") as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < initial_epoch]
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.rows.append(
+            {"epoch": str(epoch), **{k: repr(float(v)) for k, v in (logs or {}).items()}}
+        )
+        names = list(dict.fromkeys(name for row in self.rows for name in row))
+        with atomic_output(self.path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=names, restval="")
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
 def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, tf.Variable]:
     model.optimizer.build(model.trainable_variables)  # so its slots exist before a restore
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -138,7 +165,7 @@ def train(
         callbacks=[
             StopOnNonFinite(manager),
             EpochCheckpoint(manager, epoch),
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+            EpochHistory(run_dir / "history.csv", initial_epoch),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
             *callbacks,
         ],
