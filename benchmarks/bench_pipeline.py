@@ -62,7 +62,11 @@ def ours_once(files: Sequence[FSDDRecord], config: SpectrogramConfig) -> dict[st
     second = time.perf_counter()
     if clips != len(files) or cached_clips != len(files):
         raise RuntimeError(f"expected {len(files)} clips, got {clips} then {cached_clips}")
-    return {"build_s": built - start, "first_epoch_s": first - start, "cached_epoch_s": second - first}
+    return {
+        "build_s": built - start,
+        "first_epoch_s": first - start,
+        "cached_epoch_s": second - first,
+    }
 
 
 def old_spectrogram(path: Path) -> np.ndarray:

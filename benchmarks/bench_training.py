@@ -28,6 +28,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,7 +60,7 @@ class OriginalEncoder(keras.layers.Layer):
     trained its batch normalisation with batch statistics.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.convs = [
             keras.layers.Conv2D(f, 3, strides=s, padding="same")
@@ -90,7 +91,7 @@ class OriginalDecoder(keras.layers.Layer):
     the likelihood is ``Independent(Normal(loc, 1), 3)`` (the original's MSE, up to constants).
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         freq, time_, _ = ORIGINAL_SHAPE
         for sf, st in ORIGINAL_STRIDES:
