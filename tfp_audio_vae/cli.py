@@ -232,6 +232,94 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     _write(waves, _out_dir(args, "interpolations"), names, model)
 
 
+def _test_split(model, args: argparse.Namespace):
+    """(root, test records, test waveforms, digits, batched test spectrograms) of FSDD."""
+    from tfp_audio_vae import pipeline
+    from tfp_audio_vae.datasets import fsdd
+
+    root = fsdd.locate(args.fsdd)
+    records = _evenly(fsdd.records(root, "test"), args.limit)
+    waves, digits = pipeline.load_waveforms(records, model.spectrogram_config)
+    data = pipeline.spectrogram_dataset(records, model.spectrogram_config)
+    return root, records, waves, digits, data
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import evaluation
+    from tfp_audio_vae.files import atomic_output
+    from tfp_audio_vae.judge import get_judge
+
+    model = _load(args.model)
+    root, _, waves, digits, _ = _test_split(model, args)
+    print("loading the digit judge (trained on the FSDD train split and cached on first use)")
+    judge = get_judge(root, verbose=1)
+    print(f"evaluating on {len(waves)} test clips (IWAE k={args.k}, {args.samples} samples)")
+    results = evaluation.evaluate(
+        model,
+        waves,
+        digits,
+        judge,
+        class_means=_class_means(model, args),
+        k=args.k,
+        n_samples=args.samples,
+        seed=args.seed,
+    )
+    out = Path(args.out) if args.out else _model_path(args.model).parent / "metrics.json"
+    with atomic_output(out) as tmp:
+        tmp.write_text(json.dumps(results, indent=2, default=float))
+    likelihood, generation = results["likelihood"], results["generation"]
+    print(
+        f"test -ELBO {likelihood['neg_elbo']:.1f} nats, -IWAE {likelihood['neg_iwae']:.1f} "
+        f"nats ({likelihood['bits_per_dim_iwae']:.4f} bits/dim), KL {likelihood['kl']:.1f}"
+    )
+    print(
+        f"reconstructions heard as their digit: {results['reconstruction']['judge_accuracy']:.1%}"
+        f" (real audio {results['real_audio']['accuracy']:.1%})"
+    )
+    print(
+        f"Inception Score of prior samples: {generation['unconditional']['inception_score']:.2f}"
+        f" (real audio {results['real_audio']['inception_score']:.2f})"
+    )
+    if generation["conditional"]:
+        print(f"digit samples heard as asked: {generation['conditional']['accuracy']:.1%}")
+    print(f"wrote {out}")
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from tfp_audio_vae import plots
+    from tfp_audio_vae.latents import encode_dataset
+
+    model = _load(args.model)
+    config = model.spectrogram_config
+    _, _, _, _, data = _test_split(model, args)
+    out = Path(args.out) if args.out else _model_path(args.model).parent / "figures"
+    batch = next(iter(data))["spectrogram"][:4]
+    plots.plot_reconstructions(
+        batch.numpy(), model.reconstruct(batch).numpy(), config, path=out / "reconstructions.png"
+    )
+    plots.plot_sample_grid(
+        model.sample(10, seed=(args.seed, 0)).numpy(), config, path=out / "samples.png"
+    )
+    encoded = encode_dataset(model, data)
+    for method in ("pca", "tsne"):
+        plots.plot_latent_space(
+            encoded["mean"], encoded["digit"], method=method, path=out / f"latents_{method}.png"
+        )
+    plots.plot_latent_space(
+        encoded["mean"],
+        encoded["speaker"],
+        title="latents by speaker",
+        path=out / "latents_by_speaker.png",
+    )
+    plots.plot_prior_components(
+        encoded["mean"], encoded["digit"], model.prior, path=out / "prior.png"
+    )
+    history = _model_path(args.model).parent / "history.csv"
+    if history.is_file():
+        plots.plot_training_curves(history, path=out / "training.png")
+    print(f"wrote figures to {out}")
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -332,6 +420,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=8, help="clips along the way (default 8)")
     _add_audio_out(p, "interpolations")
     p.set_defaults(func=cmd_interpolate)
+
+    p = commands.add_parser(
+        "evaluate",
+        help="likelihood, reconstruction and generation figures on the FSDD test split",
+        description="Evaluate a model on the FSDD test split through real audio, beside the "
+        "same figures for real test audio; writes metrics.json.",
+    )
+    _add_model(p)
+    _add_fsdd(p)
+    p.add_argument("--k", type=_positive_int, default=100, help="IWAE samples (default 100)")
+    p.add_argument("--samples", type=_positive_int, default=500, help="generated clips")
+    p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
+    p.add_argument("--out", help="metrics file (default: RUN/metrics.json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("plot", help="figures of a model: spectrograms, latents, prior")
+    _add_model(p)
+    _add_fsdd(p)
+    p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
+    p.add_argument("--out", help="folder for the PNGs (default: RUN/figures)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_plot)
     return parser
 
 

@@ -39,7 +39,7 @@ def build_vae(
     latent_dim: int = 32,
     num_components: int = 10,
     kl: KLMode | None = None,
-    decoder_scale: Literal["pixel", "bin", "global"] = "pixel",
+    decoder_scale: Literal["pixel", "bin", "global"] = "bin",
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:

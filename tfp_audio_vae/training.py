@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -192,6 +193,8 @@ def load_model(path: str | Path) -> VAE:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .keras model file")
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError, OSError, KeyError) as error:

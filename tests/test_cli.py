@@ -1,0 +1,163 @@
+"""Every `tfp-audio-vae` command end to end on a tiny real FSDD run, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tfp_audio_vae import cli, pipeline
+from tfp_audio_vae.datasets import fsdd
+from tfp_audio_vae.judge import judge_path, save_judge, train_judge
+from tfp_audio_vae.spectrogram import SpectrogramConfig
+
+COMMANDS = ["download", "train", "generate", "reconstruct", "interpolate", "evaluate", "plot"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, fsdd_root):
+    """A model trained by the real command, in a subprocess: 40 clips, 2 epochs."""
+    run = tmp_path_factory.mktemp("cli") / "run"
+    command = [
+        sys.executable, "-m", "tfp_audio_vae.cli", "train", "--run-dir", str(run),
+        "--fsdd", str(fsdd_root), "--limit", "40", "--epochs", "2", "--latent-dim", "4",
+        "--batch-size", "16", "--quiet",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "model saved to" in result.stdout
+    return run
+
+
+@pytest.fixture
+def tiny_judge(tmp_path, monkeypatch, fsdd_root):
+    """A 1-epoch judge placed in a temporary cache, so `evaluate` needs no 3-minute training."""
+    monkeypatch.setenv("TFP_AUDIO_VAE_CACHE", str(tmp_path / "cache"))
+    records = fsdd.records(fsdd_root, "train")[::60]
+    waves, digits = pipeline.load_waveforms(records, SpectrogramConfig())
+    save_judge(train_judge(waves, digits, epochs=1, verbose=0), judge_path())
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"model.keras", "train.json", "history.csv", "logs", "checkpoints"} <= names
+    assert json.loads((run_dir / "train.json").read_text())["prior"] == "conditional"
+
+
+def test_generate_unconditional_and_per_digit(run_dir, capsys, tmp_path):
+    code, out, _ = run(capsys, "generate", str(run_dir), "-n", "3", "--out", str(tmp_path / "u"))
+    assert code == 0 and "wrote 3 WAV files" in out
+    code, _, _ = run(
+        capsys, "generate", str(run_dir), "-n", "4", "--digit", "3,7", "--out", str(tmp_path / "d")
+    )
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "d").glob("*.wav"))
+    assert names == [
+        "sample_000_digit3.wav",
+        "sample_001_digit7.wav",
+        "sample_002_digit3.wav",
+        "sample_003_digit7.wav",
+    ]
+    audio, rate = sf.read(tmp_path / "d" / names[0])
+    assert rate == 8000 and audio.shape == (8192,) and np.all(np.isfinite(audio))
+
+
+def test_reconstruct_any_audio_and_interpolate(run_dir, capsys, tmp_path, fsdd_root):
+    clip = fsdd_root / "recordings" / "5_theo_3.wav"
+    wave, rate = sf.read(clip)
+    mine = tmp_path / "my recording.flac"  # a user's own file: stereo, 44.1 kHz, FLAC
+    sf.write(mine, np.stack([wave, wave], 1).repeat(5, axis=0)[:, :2] * 0.5, 44100)
+    code, out, _ = run(
+        capsys, "reconstruct", str(run_dir), str(clip), str(mine), "--out", str(tmp_path / "r")
+    )
+    assert code == 0 and "wrote 2 WAV files" in out
+    assert (tmp_path / "r" / "my recording_reconstruction.wav").is_file()
+    other = fsdd_root / "recordings" / "2_jackson_1.wav"
+    code, out, _ = run(capsys, "interpolate", str(run_dir), str(clip), str(other), "--steps", "3")
+    assert code == 0 and "wrote 3 WAV files" in out
+    assert len(list((run_dir / "interpolations").glob("5_theo_3_to_2_jackson_1_*.wav"))) == 3
+
+
+def test_evaluate_writes_metrics_beside_the_model(run_dir, capsys, fsdd_root, tiny_judge):
+    code, out, _ = run(
+        capsys, "evaluate", str(run_dir), "--fsdd", str(fsdd_root),
+        "--limit", "20", "--k", "3", "--samples", "20",
+    )  # fmt: skip
+    assert code == 0, out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["likelihood"]["neg_iwae"] <= metrics["likelihood"]["neg_elbo"] + 1.0
+    assert metrics["generation"]["conditional"]["route"] == "prior"
+    assert "Inception Score of prior samples" in out
+
+
+def test_plot_writes_every_figure(run_dir, capsys, fsdd_root):
+    code, out, _ = run(capsys, "plot", str(run_dir), "--fsdd", str(fsdd_root), "--limit", "20")
+    assert code == 0, out
+    figures = {p.name for p in (run_dir / "figures").glob("*.png")}
+    assert figures == {
+        "reconstructions.png", "samples.png", "latents_pca.png", "latents_tsne.png",
+        "latents_by_speaker.png", "prior.png", "training.png",
+    }  # fmt: skip
+
+
+def test_download_finds_a_local_copy_without_the_network(capsys, fsdd_root):
+    code, out, _ = run(capsys, "download", "--fsdd", str(fsdd_root))
+    assert code == 0 and str(fsdd_root) in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "/no/such/run"], "no model here"),
+        (["reconstruct", "{run}", "{text}"], "notes.wav"),
+        (["reconstruct", "{run}", "/no/such.wav"], "such.wav"),
+        (
+            ["train", "--run-dir", "{run}", "--latent-dim", "9", "--fsdd", "{fsdd}"],
+            "other settings",
+        ),
+        (["evaluate", "{text}"], "not a .keras model file"),
+    ],
+)
+def test_bad_files_and_settings_end_in_one_line_and_exit_2(
+    run_dir, capsys, tmp_path, fsdd_root, argv, message
+):
+    text = tmp_path / "notes.wav"
+    text.write_text("these are not samples")
+    argv = [a.format(run=run_dir, text=text, fsdd=fsdd_root) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("tfp-audio-vae: error:") and message in lines[-1]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["train"], ["generate", "r", "--digit", "12"], ["generate", "r", "-n", "0"], ["fly"]]
+)
+def test_bad_arguments_are_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: tfp-audio-vae" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfp_audio_vae.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "usage: tfp-audio-vae " + command in result.stdout
+    assert "Traceback" not in result.stderr
