@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -44,3 +45,17 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_keras(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Saves a Keras model as one ``.keras`` file through `atomic_output`.
+
+    Raises:
+      ValueError: if ``path`` does not end in ``.keras`` (Keras' own format, loadable in safe mode).
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a model file must end in .keras")
+    with atomic_output(path) as tmp:
+        model.save(tmp)
+    return path

@@ -38,7 +38,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.files import atomic_output
+from tfp_audio_vae.files import save_keras
+from tfp_audio_vae.griffin_lim import stft_magnitude
 from tfp_audio_vae.pipeline import load_waveforms
 from tfp_audio_vae.spectrogram import SpectrogramConfig
 
@@ -95,15 +96,8 @@ class LogMel(keras.layers.Layer):
         )  # [n_fft // 2 + 1, mels]
 
     def call(self, wave: tf.Tensor) -> tf.Tensor:
-        stft = tf.signal.stft(
-            wave,
-            frame_length=self.n_fft,
-            frame_step=self.hop_length,
-            fft_length=self.n_fft,
-            window_fn=tf.signal.hann_window,
-            pad_end=True,
-        )  # [batch, frames, n_fft // 2 + 1]
-        power = tf.math.square(tf.abs(stft))
+        magnitude = stft_magnitude(wave, self.n_fft, self.hop_length)  # [b, frames, n_fft//2+1]
+        power = tf.math.square(magnitude)
         mel = tf.matmul(power, self.mel_matrix)  # [batch, frames, mels]
         return tf.math.log(mel + self.epsilon)[..., tf.newaxis]  # [batch, frames, mels, 1]
 
@@ -330,12 +324,7 @@ def judge_path(cache: str | Path | None = None) -> Path:
 
 def save_judge(model: keras.Model, path: str | Path) -> Path:
     """Saves a judge network as one ``.keras`` file, atomically."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: a judge file must end in .keras")
-    with atomic_output(path) as tmp:
-        model.save(tmp)
-    return path
+    return save_keras(model, path)
 
 
 def load_judge(path: str | Path) -> Judge:

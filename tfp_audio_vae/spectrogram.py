@@ -16,6 +16,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfp_audio_vae.griffin_lim import stft_magnitude
+
 
 @dataclasses.dataclass(frozen=True)
 class SpectrogramConfig:
@@ -127,15 +129,8 @@ def log_magnitude(wave: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
     Returns:
       float32 ``[..., freq_bins, frames, 1]`` (frequency first, like an image of height ``freq``).
     """
-    stft = tf.signal.stft(
-        wave,
-        frame_length=config.n_fft,
-        frame_step=config.hop_length,
-        fft_length=config.n_fft,
-        window_fn=tf.signal.hann_window,
-        pad_end=True,
-    )  # [..., frames, n_fft // 2 + 1]
-    magnitude = tf.abs(stft)[..., : config.freq_bins]  # [..., frames, freq]  (Nyquist dropped)
+    magnitude = stft_magnitude(wave, config.n_fft, config.hop_length)  # [..., frames, n_fft//2+1]
+    magnitude = magnitude[..., : config.freq_bins]  # [..., frames, freq]  (Nyquist dropped)
     log_mag = tf.math.log(tf.maximum(magnitude, config.log_floor))
     return tf.expand_dims(tf.linalg.matrix_transpose(log_mag), -1)  # [..., freq, frames, 1]
 

@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from tfp_audio_vae import models  # noqa: F401  (registers every layer a saved model may name)
-from tfp_audio_vae.files import atomic_output
+from tfp_audio_vae.files import atomic_output, save_keras
 from tfp_audio_vae.vae import VAE
 
 
@@ -177,12 +177,7 @@ def train(
 
 def save_model(model: VAE, path: str | Path) -> Path:
     """Saves the whole model (config, weights, spectrogram normalisation) as one ``.keras`` file."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: a model file must end in .keras")
-    with atomic_output(path) as tmp:
-        model.save(tmp)
-    return path
+    return save_keras(model, path)
 
 
 def load_model(path: str | Path) -> VAE:
