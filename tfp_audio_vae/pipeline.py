@@ -160,17 +160,22 @@ def _log_magnitude_dataset(
     files: Sequence[str | Path | FSDDRecord],
     config: SpectrogramConfig,
     on_error: Literal["raise", "skip"],
+    normalised: bool = False,
 ) -> tf.data.Dataset:
+    """Unbatched ``{"spectrogram": [freq, time, 1], "digit", "speaker"}`` (log-magnitude, or the
+    model input if ``normalised``); the STFT runs on batches of 64 clips (measured twice as fast
+    as one clip at a time) and is unbatched after."""
+
     def to_log_magnitude(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        x = log_magnitude(e["waveform"], config)  # [b, freq, time, 1]
         return {
-            "spectrogram": log_magnitude(e["waveform"], config),
+            "spectrogram": normalise(x, config) if normalised else x,
             "digit": e["digit"],
             "speaker": e["speaker"],
         }
 
-    return waveform_dataset(files, config, on_error=on_error).map(
-        to_log_magnitude, num_parallel_calls=AUTOTUNE, deterministic=True
-    )
+    waves = waveform_dataset(files, config, on_error=on_error).batch(64)
+    return waves.map(to_log_magnitude, num_parallel_calls=AUTOTUNE, deterministic=True).unbatch()
 
 
 def fit_normalisation(
@@ -221,13 +226,7 @@ def spectrogram_dataset(
       ValueError: when ``config`` has no normalisation statistics, or no file is usable.
     """
     config._require_stats()
-
-    def to_model_input(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return {**e, "spectrogram": normalise(e["spectrogram"], config)}
-
-    dataset = _log_magnitude_dataset(files, config, on_error).map(
-        to_model_input, num_parallel_calls=AUTOTUNE, deterministic=True
-    )
+    dataset = _log_magnitude_dataset(files, config, on_error, normalised=True)
     if cache:
         dataset = dataset.cache("" if cache is True else str(cache))
     if shuffle:
