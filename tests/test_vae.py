@@ -143,3 +143,20 @@ def test_bad_vae_arguments_are_refused():
         build_vae(TINY_CONFIG, "standard", kl="exact")
     with pytest.raises(ValueError, match="variant"):
         build_vae(TINY_CONFIG, "vamp")
+
+
+def test_spectrograms_at_the_log_floor_give_finite_bounds_and_gradients():
+    # silence and padding sit exactly at log(log_floor): in model space a constant per bin
+    floor = (np.log(TINY_CONFIG.log_floor) - np.array(TINY_CONFIG.mean)) / np.array(TINY_CONFIG.std)
+    x = tf.constant(
+        np.broadcast_to(floor[None, :, None, None], (4, *TINY_CONFIG.shape)), tf.float32
+    )
+    for variant in ("standard", "mog", "conditional"):
+        model = build_vae(TINY_CONFIG, variant, latent_dim=4)
+        with tf.GradientTape() as tape:
+            terms = model.elbo_terms(x, tf.constant([0, 1, 2, 3]))
+            loss = tf.reduce_mean(terms["neg_elbo"])
+        grads = tape.gradient(loss, model.trainable_variables)
+        assert all(np.all(np.isfinite(v.numpy())) for v in terms.values())
+        assert all(np.all(np.isfinite(tf.convert_to_tensor(g))) for g in grads if g is not None)
+        assert np.all(np.isfinite(model.iwae(x, k=4).numpy()))
