@@ -76,3 +76,30 @@ def test_bad_arguments_are_refused():
         MixtureOfGaussiansPrior(latent_dim=2, num_components=0)
     with pytest.raises(NotImplementedError, match="distribution"):
         Prior(latent_dim=2).distribution()
+
+
+def test_a_conditional_mixture_with_several_components_per_class():
+    prior = MixtureOfGaussiansPrior(
+        latent_dim=2, num_components=6, conditional=True, components_per_class=3, seed=1
+    )
+    assert prior.num_classes == 2
+    assert prior.component_classes.numpy().tolist() == [0, 0, 0, 1, 1, 1]
+    prior.logits.assign([0.0, 1.0, 2.0, 5.0, 5.0, 5.0])
+    given = prior.distribution(tf.constant([1, 0]))
+    assert isinstance(given, tfd.MixtureSameFamily) and given.batch_shape == [2]
+    np.testing.assert_allclose(
+        given.components_distribution.mean().numpy()[0], prior.means.numpy()[3:]
+    )
+    # the marginal weighs the two classes equally, whatever the logits within them
+    weights = tf.nn.softmax(prior.mixture_logits).numpy()
+    np.testing.assert_allclose([weights[:3].sum(), weights[3:].sum()], [0.5, 0.5], rtol=1e-6)
+    draws = prior.sample_components(2000, labels=tf.fill([2000], 0), seed=(3, 4)).numpy()
+    assert set(draws) <= {0, 1, 2}
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=3) / 2000, tf.nn.softmax([0.0, 1.0, 2.0]), atol=0.04
+    )
+    assert prior.sample(4, labels=tf.constant([0, 1, 0, 1]), seed=(1, 2)).shape == (4, 2)
+    with pytest.raises(ValueError, match="divide"):
+        MixtureOfGaussiansPrior(
+            latent_dim=2, num_components=5, conditional=True, components_per_class=2
+        )

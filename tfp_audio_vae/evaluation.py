@@ -349,7 +349,8 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
       ``assignment`` (component per clip), ``confusion`` (``[components][10]`` clip counts),
       ``component_digit`` (majority digit per component, -1 if it got no clip), ``accuracy``
       (clustering accuracy: fraction of clips whose component's majority digit is their own),
-      ``components_used``; for a conditional prior also ``label_accuracy`` (component == digit).
+      ``components_used``; for a conditional prior also ``label_accuracy`` (the component's class
+      is the digit).
     Raises:
       TypeError: if the model's prior is not a `MixtureOfGaussiansPrior`.
     """
@@ -359,7 +360,7 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
     encoded = encode_dataset(model, dataset)
     z, digits = encoded["mean"], encoded["digit"]  # [n, latent], [n]
     log_resp = prior.components().log_prob(z[:, np.newaxis, :])  # [n, K]
-    log_resp += tf.nn.log_softmax(prior.logits)  # [n, K]
+    log_resp += prior.mixture_logits  # [n, K]
     assignment = np.argmax(log_resp.numpy(), axis=1)  # [n]
     labelled = digits >= 0
     confusion = np.zeros((prior.num_components, NUM_CLASSES), np.int64)  # [K, 10]
@@ -373,7 +374,8 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
         "components_used": int(np.sum(confusion.sum(axis=1) > 0)),
     }
     if prior.conditional:
-        result["label_accuracy"] = float(np.mean(assignment[labelled] == digits[labelled]))
+        classes = prior.component_classes.numpy()[assignment]  # [n]
+        result["label_accuracy"] = float(np.mean(classes[labelled] == digits[labelled]))
     return result
 
 

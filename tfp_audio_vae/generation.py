@@ -80,10 +80,9 @@ def _prior_draws(
     if not isinstance(prior, MixtureOfGaussiansPrior):
         z = prior.sample(n, seed=(seed, 0))  # [n, latent]
         return tf.broadcast_to(prior.distribution().mean(), tf.shape(z)), z
-    if labels is None:  # draw each sample's component from the mixture weights
-        labels = tf.random.stateless_categorical(prior.logits[tf.newaxis], n, seed=[seed, 1])[0]
+    index = prior.sample_components(n, labels if prior.conditional else None, seed=(seed, 1))
     components = tfd.MultivariateNormalDiag(
-        loc=tf.gather(prior.means, labels), scale_diag=tf.gather(prior.scales, labels)
+        loc=tf.gather(prior.means, index), scale_diag=tf.gather(prior.scales, index)
     )  # batch [n], event [latent]
     return components.mean(), components.sample(seed=(seed, 2))
 

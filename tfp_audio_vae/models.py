@@ -16,18 +16,31 @@ Variant = Literal["standard", "mog", "conditional"]
 VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional")
 
 
-def make_prior(variant: Variant, latent_dim: int, num_components: int = 10, seed: int = 0) -> Prior:
+def make_prior(
+    variant: Variant,
+    latent_dim: int,
+    num_components: int = 10,
+    seed: int = 0,
+    components_per_class: int = 1,
+) -> Prior:
     """The prior of a named variant.
 
     - ``"standard"``: N(0, I).
     - ``"mog"``: a learnable mixture of ``num_components`` Gaussians (unsupervised).
-    - ``"conditional"``: the same mixture with component k tied to digit k, trained with labels.
+    - ``"conditional"``: a mixture with ``components_per_class`` components tied to each of the
+      ``num_components`` digits, trained with labels.
     """
     if variant == "standard":
         return StandardNormalPrior(latent_dim)
-    if variant in ("mog", "conditional"):
+    if variant == "mog":
+        return MixtureOfGaussiansPrior(latent_dim, num_components, seed=seed)
+    if variant == "conditional":
         return MixtureOfGaussiansPrior(
-            latent_dim, num_components, conditional=variant == "conditional", seed=seed
+            latent_dim,
+            num_components * components_per_class,
+            conditional=True,
+            components_per_class=components_per_class,
+            seed=seed,
         )
     raise ValueError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
 
@@ -38,6 +51,7 @@ def build_vae(
     *,
     latent_dim: int = 32,
     num_components: int = 10,
+    components_per_class: int = 1,
     kl: KLMode | None = None,
     decoder_scale: Literal["pixel", "bin", "global"] = "bin",
     seed: int = 0,
@@ -49,7 +63,8 @@ def build_vae(
       spectrogram_config: the pipeline's config (normalisation included) the model is saved with.
       prior: a variant name or any `Prior` instance (a user's own subclass included).
       latent_dim: size of z (ignored when ``prior`` is an instance: its ``latent_dim`` rules).
-      num_components: mixture components of the ``"mog"`` and ``"conditional"`` variants.
+      num_components: mixture components of ``"mog"``; classes of ``"conditional"``.
+      components_per_class: components per class of ``"conditional"``.
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
       decoder_scale: how the likelihood's scale is learned (see `ConvDecoder`).
@@ -60,7 +75,7 @@ def build_vae(
     keras.utils.set_random_seed(seed)
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")
-        prior = make_prior(prior, latent_dim, num_components, seed)
+        prior = make_prior(prior, latent_dim, num_components, seed, components_per_class)
     latent_dim = prior.latent_dim
     return VAE(
         ConvEncoder(latent_dim),

@@ -396,7 +396,7 @@ def plot_prior_components(
     N(W mu_k, W diag(sigma_k^2) W^T) with W the two PCA axes ``[2, d]``. That ellipse is exact for
     the component's 2-D shadow, but only a shadow: points inside it need not be near the component
     along the ``d - 2`` directions not shown. Components are numbered (with their mixture weight
-    when unconditional); a conditional prior's component k takes digit k's colour. For any other
+    when unconditional); a conditional prior's components take their digit's colour. For any other
     prior, ``num_samples`` prior draws are projected instead.
 
     Args:
@@ -417,14 +417,14 @@ def plot_prior_components(
     figure = _figure(5.6, 4.2)
     ax = figure.add_subplot()
     if isinstance(prior, MixtureOfGaussiansPrior):
-        k = prior.num_components
-        colours = _colours(np.union1d(labels, np.arange(k)) if prior.conditional else labels)
+        classes = prior.component_classes.numpy()  # [K]: the digit of each component
+        colours = _colours(np.union1d(labels, classes) if prior.conditional else labels)
         _scatter_by_label(ax, pca.transform(latents), labels, colours)
         centres = pca.transform(prior.means.numpy())  # [K, 2]
         covariances = pca.project_covariance(prior.scales.numpy() ** 2)  # [K, 2, 2]
-        weights = tf.nn.softmax(prior.logits).numpy()  # [K]
+        weights = tf.nn.softmax(prior.mixture_logits).numpy()  # [K]
         for component, (centre, covariance) in enumerate(zip(centres, covariances, strict=True)):
-            colour = colours[component] if prior.conditional else "black"
+            colour = colours[classes[component]] if prior.conditional else "black"
             variances, axes = np.linalg.eigh(covariance)  # ascending; axes in columns
             ax.add_patch(
                 Ellipse(
@@ -440,7 +440,9 @@ def plot_prior_components(
             )
             ax.plot(*centre, marker="x", ms=7, mew=1.5, color=colour)
             note = (
-                str(component) if prior.conditional else f"{component} ({weights[component]:.0%})"
+                f"{classes[component]}"
+                if prior.conditional
+                else f"{component} ({weights[component]:.0%})"
             )
             ax.annotate(note, centre, xytext=(4, 4), textcoords="offset points", fontsize="x-small")
         ax.add_line(

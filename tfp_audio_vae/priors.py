@@ -105,14 +105,19 @@ class MixtureOfGaussiansPrior(Prior):
     ``N(0, init_spread^2)`` draws so components do not sit on top of each other (their typical
     distance, ``init_spread * sqrt(2 * latent_dim)``, is several component scales); scales start at 1.
 
-    With ``conditional=True`` component ``k`` is tied to class ``k`` (e.g. digit ``k``): given labels,
-    `distribution` returns the per-example component p(z | y) (a `MultivariateNormalDiag`, so the KL
-    to the posterior is analytic), and without labels the mixture p(z) = sum_k pi_k p(z | k).
+    With ``conditional=True`` the components are tied to classes (e.g. digits), ``components_per_class``
+    (M) each: components ``y*M .. y*M+M-1`` belong to class ``y``. Given labels, `distribution` returns
+    the per-example p(z | y): the class's single Gaussian when M = 1 (so the KL to the posterior is
+    analytic), else a mixture of its M Gaussians with learned weights (Monte-Carlo KL) — useful when
+    a class spreads over several clusters, as FSDD's digits do over its six speakers. Without labels
+    it returns the marginal p(z) = sum_y (1/C) p(z | y) over the C classes.
 
     Args:
       latent_dim: size of the latent space.
-      num_components: number of mixture components (number of classes when conditional).
-      conditional: tie component k to label k.
+      num_components: number of mixture components (classes x components_per_class when
+        conditional).
+      conditional: tie components to class labels (see above).
+      components_per_class: M, components per class when conditional.
       init_spread: standard deviation of the initial component means.
       scale_floor: smallest component scale.
       seed: seed of the initial means.
@@ -123,6 +128,7 @@ class MixtureOfGaussiansPrior(Prior):
         latent_dim: int,
         num_components: int = 10,
         conditional: bool = False,
+        components_per_class: int = 1,
         init_spread: float = 1.0,
         scale_floor: float = 1e-3,
         seed: int | None = 0,
@@ -133,13 +139,23 @@ class MixtureOfGaussiansPrior(Prior):
             raise ValueError(f"num_components must be at least 1, got {num_components}")
         self.num_components = int(num_components)
         self.conditional = bool(conditional)
+        self.components_per_class = int(components_per_class)
+        if self.components_per_class < 1 or self.num_components % self.components_per_class:
+            raise ValueError(
+                f"components_per_class ({components_per_class}) must divide num_components "
+                f"({num_components})"
+            )
         self.init_spread = float(init_spread)
         self.scale_floor = float(scale_floor)
         self.seed = seed
         k, d = self.num_components, self.latent_dim
-        # Given labels the mixture weights are the class frequencies, not learned: uniform.
+        # Conditional: classes weigh equally (their frequencies are not learned); only the
+        # weights within a class train, and with one component per class there are none.
         self.logits = self.add_weight(
-            shape=(k,), initializer="zeros", trainable=not self.conditional, name="logits"
+            shape=(k,),
+            initializer="zeros",
+            trainable=not self.conditional or self.components_per_class > 1,
+            name="logits",
         )
         self.means = self.add_weight(
             shape=(k, d),
@@ -157,6 +173,38 @@ class MixtureOfGaussiansPrior(Prior):
         """Component scales ``[num_components, latent_dim]`` (softplus of a raw weight, floored)."""
         return tf.nn.softplus(self.raw_scales) + self.scale_floor
 
+    @property
+    def num_classes(self) -> int:
+        """Number of classes C of a conditional prior (``num_components / components_per_class``)."""
+        return self.num_components // self.components_per_class
+
+    @property
+    def component_classes(self) -> tf.Tensor:
+        """int32 ``[num_components]``: the class each component belongs to (conditional priors)."""
+        return tf.range(self.num_components) // self.components_per_class
+
+    @property
+    def mixture_logits(self) -> tf.Tensor:
+        """Log-weights ``[num_components]`` of the marginal mixture p(z) (classes equal if conditional)."""
+        if not self.conditional:
+            return self.logits
+        per_class = tf.reshape(self.logits, [self.num_classes, self.components_per_class])
+        return tf.reshape(tf.nn.log_softmax(per_class, axis=-1), [-1]) - tf.math.log(
+            float(self.num_classes)
+        )
+
+    def sample_components(
+        self, n: int, labels: tf.Tensor | None = None, seed: tuple[int, int] = (0, 1)
+    ) -> tf.Tensor:
+        """int32 ``[n]`` component indices drawn from the mixture weights (within ``labels``'
+        classes if given, for a conditional prior)."""
+        if labels is None:
+            return tfd.Categorical(logits=self.mixture_logits).sample(n, seed=seed)
+        labels = tf.convert_to_tensor(labels, tf.int32)  # [n]
+        per_class = tf.reshape(self.logits, [self.num_classes, self.components_per_class])
+        within = tfd.Categorical(logits=tf.gather(per_class, labels)).sample(seed=seed)  # [n]
+        return labels * self.components_per_class + within
+
     def components(self) -> tfd.MultivariateNormalDiag:
         """The components as one distribution with batch shape ``[num_components]``."""
         return tfd.MultivariateNormalDiag(loc=self.means, scale_diag=self.scales)
@@ -165,17 +213,28 @@ class MixtureOfGaussiansPrior(Prior):
         if labels is not None and self.conditional:
             labels = tf.convert_to_tensor(labels, tf.int32)
             tf.debugging.assert_less(
-                labels, self.num_components, message="label outside the mixture's components"
+                labels, self.num_classes, message="label outside the mixture's classes"
             )
             tf.debugging.assert_non_negative(
                 labels, message="a conditional prior needs a label for every example"
             )
-            return tfd.MultivariateNormalDiag(
-                loc=tf.gather(self.means, labels),  # [batch, latent]
-                scale_diag=tf.gather(self.scales, labels),  # [batch, latent]
-            )
+            if self.components_per_class == 1:
+                return tfd.MultivariateNormalDiag(
+                    loc=tf.gather(self.means, labels),  # [batch, latent]
+                    scale_diag=tf.gather(self.scales, labels),  # [batch, latent]
+                )
+            c, m, d = self.num_classes, self.components_per_class, self.latent_dim
+            return tfd.MixtureSameFamily(
+                mixture_distribution=tfd.Categorical(
+                    logits=tf.gather(tf.reshape(self.logits, [c, m]), labels)  # [batch, M]
+                ),
+                components_distribution=tfd.MultivariateNormalDiag(
+                    loc=tf.gather(tf.reshape(self.means, [c, m, d]), labels),  # [batch, M, latent]
+                    scale_diag=tf.gather(tf.reshape(self.scales, [c, m, d]), labels),
+                ),
+            )  # batch [batch], event [latent]
         return tfd.MixtureSameFamily(
-            mixture_distribution=tfd.Categorical(logits=self.logits),  # [K]
+            mixture_distribution=tfd.Categorical(logits=self.mixture_logits),  # [K]
             components_distribution=self.components(),  # batch [K], event [latent]
         )
 
@@ -184,6 +243,7 @@ class MixtureOfGaussiansPrior(Prior):
             **super().get_config(),
             "num_components": self.num_components,
             "conditional": self.conditional,
+            "components_per_class": self.components_per_class,
             "init_spread": self.init_spread,
             "scale_floor": self.scale_floor,
             "seed": self.seed,
