@@ -71,6 +71,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "an unsupervised learnable mixture with a Monte-Carlo KL",
     )
     parser.add_argument(
+        "--components-per-class",
+        type=int,
+        default=12,
+        help="mixture components per digit of the conditional prior (default 12)",
+    )
+    parser.add_argument(
+        "--fit-prior-every",
+        type=int,
+        default=5,
+        help="refit the mixture prior to the aggregate posterior every N epochs (0: never)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 300 clips, 2 epochs, small figures"
     )
     return parser.parse_args(argv)
@@ -171,13 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     for label, variant in {"standard": "standard", "mixture": args.mixture}.items():
         print(f"\n== {label} VAE ({variant} prior), {epochs} epochs")
         tick = time.time()
-        model = build_vae(config, variant, latent_dim=args.latent_dim, seed=args.seed)
+        model = build_vae(
+            config,
+            variant,
+            latent_dim=args.latent_dim,
+            seed=args.seed,
+            components_per_class=args.components_per_class if variant == "conditional" else 1,
+        )
         train(
             model,
             train_data,
             out / label,
             epochs=epochs,
             validation_data=test_data,
+            fit_prior_every=args.fit_prior_every if variant != "standard" else 0,
             seed=args.seed,
             verbose=2,
         )

@@ -103,3 +103,34 @@ def test_a_conditional_mixture_with_several_components_per_class():
         MixtureOfGaussiansPrior(
             latent_dim=2, num_components=5, conditional=True, components_per_class=2
         )
+
+
+def test_fit_to_posteriors_moment_matches_one_component_per_class():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 50)
+    means = rng.normal(size=(100, 3)) + np.where(labels[:, None] == 0, -4.0, 4.0)
+    stddevs = np.full((100, 3), 0.5)
+    prior = MixtureOfGaussiansPrior(latent_dim=3, num_components=2, conditional=True)
+    prior.fit_to_posteriors(means, stddevs, labels)
+    for c in (0, 1):
+        group = means[labels == c]
+        np.testing.assert_allclose(prior.means.numpy()[c], group.mean(axis=0), rtol=1e-5)
+        # the aggregate posterior's variance: spread of the means plus the posterior variance
+        expected = np.sqrt(group.var(axis=0) + 0.25)
+        np.testing.assert_allclose(prior.scales.numpy()[c], expected, rtol=1e-3)
+    with pytest.raises(ValueError, match="labels"):
+        prior.fit_to_posteriors(means, stddevs)
+
+
+def test_fit_to_posteriors_finds_the_clusters_by_em():
+    rng = np.random.default_rng(1)
+    centres = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0]])
+    truth = rng.integers(0, 3, size=600)
+    means = centres[truth] + rng.normal(scale=0.5, size=(600, 2))
+    prior = MixtureOfGaussiansPrior(latent_dim=2, num_components=3, seed=0)
+    prior.fit_to_posteriors(means, np.full((600, 2), 0.1), iterations=100, seed=3)
+    found = prior.means.numpy()
+    nearest = np.min(np.linalg.norm(found[:, None] - centres[None], axis=-1), axis=0)
+    assert np.all(nearest < 0.2), found
+    weights = tf.nn.softmax(prior.mixture_logits).numpy()
+    np.testing.assert_allclose(np.sort(weights), np.sort(np.bincount(truth) / 600), atol=0.02)

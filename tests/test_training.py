@@ -135,3 +135,18 @@ def test_a_saved_model_loads_in_a_fresh_process(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "MixtureOfGaussiansPrior (2, 128, 32, 1)" in result.stdout
+
+
+def test_fit_prior_every_epoch_moves_the_mixture_onto_the_posteriors(tmp_path):
+    from tfp_audio_vae.latents import encode_dataset
+
+    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, components_per_class=2)
+    initial = model.prior.means.numpy().copy()
+    train(model, random_batches(), tmp_path, epochs=2, fit_prior_every=1, verbose=0)
+    assert not np.allclose(model.prior.means.numpy(), initial)
+    encoded = encode_dataset(model, random_batches())
+    prior_means = model.prior.means.numpy().reshape(10, 2, 4)
+    class_means = np.stack([encoded["mean"][encoded["digit"] == d].mean(0) for d in range(10)])
+    # each digit's components lie among that digit's posteriors, not at their random start
+    gap = np.linalg.norm(prior_means.mean(axis=1) - class_means, axis=-1)
+    assert np.all(gap < 0.5), gap

@@ -152,6 +152,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.prior,
         latent_dim=args.latent_dim,
         num_components=args.components,
+        components_per_class=args.components_per_class if args.prior == "conditional" else 1,
         seed=args.seed,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
@@ -167,6 +168,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         validation_data=val_data,
         learning_rate=args.learning_rate,
+        fit_prior_every=args.fit_prior_every if args.prior != "standard" else 0,
         seed=args.seed,
         verbose=2 if args.quiet else "auto",
     )
@@ -375,7 +377,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=40, help="total epochs (default 40)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--latent-dim", type=_positive_int, default=32)
-    p.add_argument("--components", type=_positive_int, default=10, help="mixture components")
+    p.add_argument(
+        "--components", type=_positive_int, default=10, help="mixture components (or digits)"
+    )
+    p.add_argument(
+        "--components-per-class",
+        type=_positive_int,
+        default=12,
+        help="components per digit of the conditional prior (default 12)",
+    )
+    p.add_argument(
+        "--fit-prior-every",
+        type=int,
+        default=5,
+        help="refit a mixture prior to the aggregate posterior every N epochs (0: never)",
+    )
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--beta", type=float, default=1.0, help="KL weight (1 = the ELBO)")
     p.add_argument("--warmup-steps", type=int, default=0, help="linear KL warm-up steps")

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tfp_audio_vae.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.vae import VAE
 
 NUM_DIGITS = 10
@@ -74,3 +75,20 @@ def class_mean_latents(model: VAE, dataset: tf.data.Dataset) -> ClassMeans:
         [np.sqrt(np.mean(encoded["stddev"][digits == d] ** 2, axis=0)) for d in range(NUM_DIGITS)]
     )  # [10, latent]
     return ClassMeans(mean=mean, spread=spread, counts=counts)
+
+
+def fit_prior(model: VAE, dataset: tf.data.Dataset, *, iterations: int = 50, seed: int = 0) -> None:
+    """Refits the model's mixture prior to the aggregate posterior of ``dataset`` (in place).
+
+    See `MixtureOfGaussiansPrior.fit_to_posteriors`; a conditional prior uses the digits.
+
+    Raises:
+      TypeError: if the model's prior is not a `MixtureOfGaussiansPrior`.
+    """
+    if not isinstance(model.prior, MixtureOfGaussiansPrior):
+        raise TypeError(f"only a mixture prior can be fitted, not {type(model.prior).__name__}")
+    encoded = encode_dataset(model, dataset)
+    labels = encoded["digit"] if model.prior.conditional else None
+    model.prior.fit_to_posteriors(
+        encoded["mean"], encoded["stddev"], labels, iterations=iterations, seed=seed
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -238,6 +239,52 @@ class MixtureOfGaussiansPrior(Prior):
             components_distribution=self.components(),  # batch [K], event [latent]
         )
 
+    def fit_to_posteriors(
+        self,
+        means: np.ndarray,
+        stddevs: np.ndarray,
+        labels: np.ndarray | None = None,
+        *,
+        iterations: int = 50,
+        seed: int = 0,
+    ) -> None:
+        """Sets the mixture to the one that best matches the aggregate posterior (in place).
+
+        For a fixed encoder the prior maximising ``E_x E_q[log p(z)]`` over Gaussians is moment
+        matching, and over mixtures it is found by EM, which this runs on the posteriors
+        N(means_i, stddevs_i^2) (Dempster et al. 1977; "ex-post density estimation", Ghosh et al.
+        2020). A conditional prior fits each class's components to that class's clips only (one
+        component per class: closed form). Used after or during training, it lets the prior catch
+        up with an encoder that moved faster than gradient steps on the prior could follow.
+
+        Args:
+          means, stddevs: posterior means and standard deviations ``[n, latent_dim]``.
+          labels: int ``[n]`` classes, required by a conditional prior.
+          iterations: EM iterations (ignored for one component per class).
+          seed: picks the initial components among the points.
+        """
+        means = np.asarray(means, np.float64)
+        variances = np.asarray(stddevs, np.float64) ** 2
+        if self.conditional:
+            if labels is None:
+                raise ValueError("a conditional prior is fitted with the class labels")
+            labels = np.asarray(labels)
+            groups = [labels == c for c in range(self.num_classes)]
+            missing = [c for c, g in enumerate(groups) if not g.any()]
+            if missing:
+                raise ValueError(f"no posterior of class(es) {missing} to fit their components")
+        else:
+            groups = [np.ones(len(means), bool)]
+        m = self.num_components // len(groups)
+        rng = np.random.default_rng(seed)
+        fitted = [_fit_gaussians(means[g], variances[g], m, iterations, rng) for g in groups]
+        weights, locs, scales = (np.concatenate(parts) for parts in zip(*fitted, strict=True))
+        self.means.assign(locs.astype(np.float32))  # [K, latent]
+        raw = np.log(np.expm1(np.maximum(scales - self.scale_floor, 1e-6)))  # softplus inverse
+        self.raw_scales.assign(raw.astype(np.float32))
+        if self.logits.trainable:
+            self.logits.assign(np.log(weights).astype(np.float32))
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
@@ -248,3 +295,30 @@ class MixtureOfGaussiansPrior(Prior):
             "scale_floor": self.scale_floor,
             "seed": self.seed,
         }
+
+
+def _fit_gaussians(
+    means: np.ndarray, variances: np.ndarray, k: int, iterations: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EM for ``k`` diagonal Gaussians fitted to posteriors N(means_i, variances_i), started from
+    ``k`` distinct points (one Gaussian: the closed-form moment match).
+
+    Returns:
+      (weights ``[k]``, means ``[k, d]``, standard deviations ``[k, d]``).
+    """
+    n = len(means)
+    locs = means[rng.choice(n, size=k, replace=n < k)]  # [k, d]
+    var = np.broadcast_to(means.var(axis=0) + variances.mean(axis=0) + 1e-6, locs.shape)
+    weights = np.full(k, 1.0 / k)
+    for _ in range(iterations if k > 1 else 1):
+        log_p = np.log(weights) - 0.5 * np.sum(
+            (means[:, None] - locs) ** 2 / var + np.log(2 * np.pi * var), axis=-1
+        )  # [n, k]: E-step
+        resp = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+        resp /= resp.sum(axis=1, keepdims=True)
+        totals = resp.sum(axis=0) + 1e-9  # [k]: M-step
+        locs = resp.T @ means / totals[:, None]  # [k, d]
+        spread = resp.T @ variances + np.einsum("nk,nkd->kd", resp, (means[:, None] - locs) ** 2)
+        var = spread / totals[:, None] + 1e-6  # [k, d]
+        weights = totals / totals.sum()  # [k]
+    return weights, locs, np.sqrt(var)
