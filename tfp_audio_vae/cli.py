@@ -418,7 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="for --digit: the conditional prior p(z|digit), or the mean latent of the digit's "
         "training clips plus noise (auto: the prior where the model has one)",
     )
-    p.add_argument("--temperature", type=float, default=1.0, help="spread of prior draws")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.5,
+        help="spread of prior draws around their component (default 0.5: on FSDD digit samples "
+        "were recognised 79%% of the time at 0.5 and 68%% at 1, the exact prior)",
+    )
     _add_fsdd(p)
     _add_audio_out(p, "samples")
     p.set_defaults(func=cmd_generate)
