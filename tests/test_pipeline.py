@@ -150,3 +150,9 @@ def test_stats_do_not_depend_on_a_stale_config(records, config):
         records[:5], dataclasses.replace(config, mean=None, std=None)
     )
     assert other.mean != config.mean
+
+
+def test_datasets_know_their_length_so_keras_averages_the_loss_right(records, config):
+    dataset = pipeline.spectrogram_dataset(records, config, batch_size=8)
+    assert int(dataset.cardinality()) == 4  # 30 clips in batches of 8
+    assert int(pipeline.spectrogram_dataset(records, config, batch_size=None).cardinality()) == 30

@@ -87,7 +87,8 @@ def _positive_int(value: str) -> int:
 def cmd_download(args: argparse.Namespace) -> None:
     from tfp_audio_vae.datasets import fsdd
 
-    root = fsdd.locate(args.fsdd, download=True) if args.fsdd else fsdd.download(args.dest)
+    # --dest forces a download there; otherwise --fsdd, $TFP_AUDIO_VAE_FSDD, the cache, or download
+    root = fsdd.download(args.dest) if args.dest else fsdd.locate(args.fsdd, download=True)
     if args.verify:
         fsdd.verify(root)
     print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")

@@ -174,8 +174,11 @@ def _log_magnitude_dataset(
             "speaker": e["speaker"],
         }
 
-    waves = waveform_dataset(files, config, on_error=on_error).batch(64)
-    return waves.map(to_log_magnitude, num_parallel_calls=AUTOTUNE, deterministic=True).unbatch()
+    waves = waveform_dataset(files, config, on_error=on_error)
+    clips = waves.cardinality()
+    spectrograms = waves.batch(64).map(to_log_magnitude, num_parallel_calls=AUTOTUNE).unbatch()
+    # unbatch forgets the length; Keras needs it to average the loss over the right batch count
+    return spectrograms.apply(tf.data.experimental.assert_cardinality(clips))
 
 
 def fit_normalisation(

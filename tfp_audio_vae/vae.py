@@ -232,7 +232,8 @@ class VAE(keras.Model):
         return self.beta * tf.minimum(1.0, step / float(self.warmup_steps))
 
     def _update_trackers(self, loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, Any]:
-        self.trackers["loss"].update_state(loss)
+        batch = tf.cast(tf.shape(terms["nll"])[0], tf.float32)
+        self.trackers["loss"].update_state(loss, sample_weight=batch)  # a mean over examples
         for name, values in terms.items():
             self.trackers[name].update_state(values)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
