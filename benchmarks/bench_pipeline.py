@@ -23,10 +23,8 @@ Writes JSON to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -40,6 +38,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
 from tfp_audio_vae.datasets.fsdd import FSDDRecord, records  # noqa: E402
 from tfp_audio_vae.pipeline import fit_normalisation, spectrogram_dataset  # noqa: E402
@@ -94,21 +93,6 @@ def old_once(files: Sequence[FSDDRecord]) -> dict[str, float]:
     return {"first_epoch_s": saved - start, "cached_epoch_s": loaded - saved}
 
 
-def environment() -> dict[str, str | int | float]:
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min_at_start": os.getloadavg()[0],
-        "tensorflow": tf.__version__,
-        "librosa": librosa.__version__,
-        "numpy": np.__version__,
-        "soundfile": sf.__version__,
-        "soxr": soxr.__version__,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_fsdd = os.environ.get("TFP_AUDIO_VAE_FSDD", REPO_ROOT.parent / "shared" / "fsdd")
@@ -121,7 +105,7 @@ def main() -> None:
         "--limit", type=int, default=None, help="time the older path on N files and extrapolate"
     )
     args = parser.parse_args()
-    env = environment()
+    env = environment(tf, librosa, np, sf, soxr)
 
     files = records(args.fsdd)
     train = [r for r in files if r.split == "train"]

@@ -20,10 +20,8 @@ medians are reported. Writes JSON to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -36,6 +34,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
 from tfp_audio_vae.models import build_vae  # noqa: E402
 from tfp_audio_vae.priors import StandardNormalPrior  # noqa: E402
@@ -155,20 +154,6 @@ def parameter_counts(model: VAE) -> dict[str, int]:
     return {"trainable": trainable, "total": int(model.count_params())}
 
 
-def environment() -> dict[str, str | int]:
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min_at_start": os.getloadavg()[0],
-        "tensorflow": tf.__version__,
-        "tensorflow_probability": tfp.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -178,7 +163,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after tracing")
     args = parser.parse_args()
-    env = environment()
+    env = environment(tf, tfp, keras, np)
 
     rng = np.random.default_rng(0)
     ours, original = build_ours(), build_original()
