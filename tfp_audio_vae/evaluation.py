@@ -29,10 +29,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae.audio import spectrogram_to_waveform
-from tfp_audio_vae.generation import generate, has_conditional_prior
+from tfp_audio_vae.generation import generate, has_conditional_prior, model_config
 from tfp_audio_vae.griffin_lim import log_spectral_distance, spectral_convergence, stft_magnitude
 from tfp_audio_vae.judge import NUM_CLASSES, Judge
 from tfp_audio_vae.latents import ClassMeans, encode_dataset
+from tfp_audio_vae.pipeline import fit_length
 from tfp_audio_vae.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise
 from tfp_audio_vae.vae import VAE
@@ -57,7 +58,7 @@ def spectrogram_batches(
       batches of ``waveform`` ``[b, num_samples]``, ``spectrogram`` ``[b, freq, time, 1]``
       (normalised log-magnitude, the model input) and ``digit`` ``[b]``.
     """
-    waves = _fit_length(waves, config.num_samples)  # [n, num_samples]
+    waves = fit_length(waves, config.num_samples)  # [n, num_samples]
     digits = np.asarray(digits, np.int32)  # [n]
     if len(digits) != len(waves):
         raise ValueError(f"{len(waves)} waveforms but {len(digits)} digits")
@@ -220,7 +221,7 @@ def reconstruction_metrics(
       it the representation holds nothing, so the silent padding does not dominate), each the
       mean over clips; ``judge_accuracy`` (with a judge and labelled clips) and ``examples``.
     """
-    config = _model_config(model, config)
+    config = config or model_config(model)
     convergence, distance, heard, digits = [], [], [], []
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = normalise(log_magnitude(waves, config), config)  # [b, freq, time, 1]
@@ -411,7 +412,7 @@ def evaluate(
       assignment); see the functions of the same names.
     """
     keras.utils.set_random_seed(seed)
-    config = _model_config(model, None)
+    config = model_config(model)
     test = spectrogram_batches(test_waves, test_digits, config, batch_size)
     results: dict[str, Any] = {
         "likelihood": likelihood(model, test, k=k),
@@ -441,22 +442,6 @@ def evaluate(
 # --------------------------------------------------------------------------- helpers
 
 
-def _model_config(model: VAE, config: SpectrogramConfig | None) -> SpectrogramConfig:
-    config = config or model.spectrogram_config
-    if config is None:
-        raise ValueError("the model has no spectrogram_config: pass the config it was trained with")
-    return config
-
-
-def _fit_length(waves: np.ndarray, num_samples: int) -> np.ndarray:
-    """``[n, samples]`` -> float32 ``[n, num_samples]``: end trimmed or zero-padded."""
-    waves = np.asarray(waves, np.float32)
-    if waves.ndim != 2:
-        raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
-    waves = waves[:, :num_samples]
-    return np.pad(waves, [(0, 0), (0, num_samples - waves.shape[1])])
-
-
 def _model_inputs(dataset: tf.data.Dataset) -> Iterator[tuple[tf.Tensor, tf.Tensor | None]]:
     """Batches of ``{"spectrogram", "digit"?}`` -> (x ``[b, freq, time, 1]``, int32 ``[b]`` or None)."""
     for batch in dataset:
@@ -472,10 +457,10 @@ def _waveform_batches(
         if data.element_spec["waveform"].shape.rank == 1:
             data = data.batch(batch_size)
         for batch in data:
-            yield _fit_length(batch["waveform"].numpy(), num_samples), batch["digit"].numpy()
+            yield fit_length(batch["waveform"].numpy(), num_samples), batch["digit"].numpy()
         return
     waves, digits = data
-    waves, digits = _fit_length(waves, num_samples), np.asarray(digits)
+    waves, digits = fit_length(waves, num_samples), np.asarray(digits)
     for start in range(0, len(waves), batch_size):
         yield waves[start : start + batch_size], digits[start : start + batch_size]
 

@@ -40,7 +40,7 @@ import tensorflow as tf
 from tfp_audio_vae.datasets import fsdd
 from tfp_audio_vae.files import save_keras
 from tfp_audio_vae.griffin_lim import stft_magnitude
-from tfp_audio_vae.pipeline import load_waveforms
+from tfp_audio_vae.pipeline import fit_length, load_waveforms
 from tfp_audio_vae.spectrogram import SpectrogramConfig
 
 JUDGE_VERSION = "v1"
@@ -286,16 +286,11 @@ class Judge:
         """Length of the waveforms the network takes, in samples."""
         return int(self.model.inputs[0].shape[-1])
 
-    def _fit_length(self, waves: np.ndarray) -> np.ndarray:
-        waves = np.asarray(waves, np.float32)
-        if waves.ndim != 2:
-            raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
-        waves = waves[:, : self.num_samples]
-        return np.pad(waves, [(0, 0), (0, self.num_samples - waves.shape[1])])  # [n, num_samples]
-
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         """Digit probabilities, float ``[n, 10]`` (rows sum to 1), of waveforms ``[n, samples]``."""
-        return self.model.predict(self._fit_length(waves), batch_size=self.batch_size, verbose=0)
+        return self.model.predict(
+            fit_length(waves, self.num_samples), batch_size=self.batch_size, verbose=0
+        )
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """The digit the judge hears in each waveform, int ``[n]``."""
@@ -304,7 +299,7 @@ class Judge:
     def features(self, waves: np.ndarray) -> np.ndarray:
         """The judge's penultimate activations, float ``[n, 128]``: the Fréchet-distance space."""
         return self.feature_model.predict(
-            self._fit_length(waves), batch_size=self.batch_size, verbose=0
+            fit_length(waves, self.num_samples), batch_size=self.batch_size, verbose=0
         )
 
     def accuracy(self, waves: np.ndarray, digits: np.ndarray) -> float:

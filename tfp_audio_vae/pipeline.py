@@ -153,6 +153,15 @@ def load_waveforms(
     return np.concatenate(waves), np.concatenate(digits)
 
 
+def fit_length(waves: np.ndarray, num_samples: int) -> np.ndarray:
+    """``[n, samples]`` -> float32 ``[n, num_samples]``: the end trimmed or zero-padded."""
+    waves = np.asarray(waves, np.float32)
+    if waves.ndim != 2:
+        raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
+    waves = waves[:, :num_samples]
+    return np.pad(waves, [(0, 0), (0, num_samples - waves.shape[1])])
+
+
 # --------------------------------------------------------------------------- datasets
 
 
