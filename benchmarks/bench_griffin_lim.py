@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfp_audio_vae.griffin_lim import (  # noqa: E402
+from tfp_audio_vae.synthesis.griffin_lim import (  # noqa: E402
     griffin_lim,
     spectral_convergence,
     stft_magnitude,

@@ -1,4 +1,4 @@
-"""Time all of FSDD to spectrograms with `tfp_audio_vae.pipeline` against the older per-file path.
+"""Time all of FSDD to spectrograms with `tfp_audio_vae.data.pipeline` against the older per-file path.
 
     python benchmarks/bench_pipeline.py [--fsdd PATH] [--rounds 3] [--limit N] [--out PATH]
 
@@ -40,9 +40,9 @@ import soxr  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
-from tfp_audio_vae.datasets.fsdd import FSDDRecord, records  # noqa: E402
-from tfp_audio_vae.pipeline import fit_normalisation, spectrogram_dataset  # noqa: E402
-from tfp_audio_vae.spectrogram import SpectrogramConfig  # noqa: E402
+from tfp_audio_vae.data.fsdd import FSDDRecord, records  # noqa: E402
+from tfp_audio_vae.data.pipeline import fit_normalisation, spectrogram_dataset  # noqa: E402
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH = 64

@@ -2,14 +2,14 @@
 
     python benchmarks/bench_training.py [--steps 30] [--rounds 3] [--warmup 2] [--out PATH]
 
-Ours is `tfp_audio_vae.models.build_vae` with the ``"standard"`` prior: `ConvEncoder` and
+Ours is `tfp_audio_vae.models.variants.build_vae` with the ``"standard"`` prior: `ConvEncoder` and
 `ConvDecoder` on 128 x 128 x 1 log-STFTs, latent 32. The original is the network of the FSDD
 sound-generation VAE that earlier projects trained on 256 x 64 x 1 spectrograms (n_fft 512, hop
 256 at 22,050 Hz): five convolutions of 512, 256, 128, 64, 32 filters, kernel 3, strides
 2, 2, 2, 2, (2, 1), each followed by ReLU and batch normalisation; latent 128; the decoder its
 mirror in transposed convolutions, ending in one sigmoid channel. It is rebuilt below as two
 Keras layers that return the package's distribution types, so both train through the same
-`tfp_audio_vae.vae.VAE.train_step` (Gaussian likelihood + analytic KL to N(0, I)) with Adam 1e-3.
+`tfp_audio_vae.models.vae.VAE.train_step` (Gaussian likelihood + analytic KL to N(0, I)) with Adam 1e-3.
 
 Both train on one fixed random batch of 64 of their own input shape, so no input pipeline is
 timed. Each model's step is traced and run ``--warmup`` times untimed; then ``--rounds`` rounds
@@ -36,10 +36,10 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
-from tfp_audio_vae.models import build_vae  # noqa: E402
-from tfp_audio_vae.priors import StandardNormalPrior  # noqa: E402
-from tfp_audio_vae.spectrogram import SpectrogramConfig  # noqa: E402
-from tfp_audio_vae.vae import VAE  # noqa: E402
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
+from tfp_audio_vae.models.priors import StandardNormalPrior  # noqa: E402
+from tfp_audio_vae.models.vae import VAE  # noqa: E402
+from tfp_audio_vae.models.variants import build_vae  # noqa: E402
 
 tfd = tfp.distributions
 

@@ -1,7 +1,7 @@
 """Train a standard-normal VAE and a mixture-of-Gaussians VAE on FSDD and compare them.
 
 Both use the same pipeline, network, seed and budget; only the prior differs. Each is evaluated on
-the official test split with every metric of `tfp_audio_vae.evaluation`, through real audio
+the official test split with every metric of `tfp_audio_vae.evaluation.metrics`, through real audio
 (decoder -> Griffin-Lim -> waveform -> digit judge), beside the same figures for real test audio.
 
     python examples/compare_priors.py                 # the default run (about 15 minutes, 2 cores)
@@ -27,15 +27,17 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-from tfp_audio_vae import evaluation, generation, pipeline, plots  # noqa: E402
-from tfp_audio_vae.audio import write_wavs  # noqa: E402
-from tfp_audio_vae.datasets import fsdd  # noqa: E402
+from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
+from tfp_audio_vae.evaluation import plots  # noqa: E402
+from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
+from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
-from tfp_audio_vae.judge import get_judge  # noqa: E402
-from tfp_audio_vae.latents import class_mean_latents, encode_dataset  # noqa: E402
-from tfp_audio_vae.models import build_vae  # noqa: E402
-from tfp_audio_vae.spectrogram import SpectrogramConfig  # noqa: E402
-from tfp_audio_vae.training import train  # noqa: E402
+from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
+from tfp_audio_vae.models.variants import build_vae  # noqa: E402
+from tfp_audio_vae.synthesis import generation  # noqa: E402
+from tfp_audio_vae.synthesis.waveforms import to_audio, write_wavs  # noqa: E402
+from tfp_audio_vae.training.fit import train  # noqa: E402
 
 COLUMNS = [
     ("test -ELBO (nats)", ("likelihood", "neg_elbo"), "{:.0f}"),
@@ -130,35 +132,25 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def save_examples(model, test_records, test_waves, label: str, out: Path, seed: int) -> None:
-    """Figures and WAVs of one model: reconstructions, prior samples, digit samples, latents."""
-    config = model.spectrogram_config
+def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int) -> None:
+    """WAVs of one model: a test clip per digit and its reconstruction, ten prior samples."""
+    config = model.audio_config()
     wav_dir = out / "wavs" / label
     picks = [next(i for i, r in enumerate(test_records) if r.digit == d) for d in range(10)]
     spectrograms, _, _ = generation.encode_files(model, [test_records[i].path for i in picks])
-    recon = model.reconstruct(spectrograms)
     write_wavs(test_waves[picks], wav_dir, [f"original_{d}" for d in range(10)], config.sample_rate)
     write_wavs(
-        generation.to_audio(model, recon, seed=seed),
+        to_audio(model, model.reconstruct(spectrograms), seed=seed),
         wav_dir,
         [f"reconstruction_{d}" for d in range(10)],
         config.sample_rate,
     )
-    plots.plot_reconstructions(
-        spectrograms[:4].numpy(),
-        recon[:4].numpy(),
-        config,
-        path=out / "figures" / f"{label}_reconstructions.png",
-    )
-    z = generation.sample_latents(model, 10, seed=seed)
-    samples = model.decode(z).mean()
     write_wavs(
-        generation.to_audio(model, samples, seed=seed),
+        generation.generate(model, 10, seed=seed),
         wav_dir,
         [f"prior_sample_{i}" for i in range(10)],
         config.sample_rate,
     )
-    plots.plot_sample_grid(samples.numpy(), config, path=out / "figures" / f"{label}_samples.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         timings[f"{label}_train_s"] = time.time() - tick
         tick = time.time()
-        class_means = class_mean_latents(model, train_data)
-        results[label] = evaluation.evaluate(
+        class_means = class_mean_latents(model, train_data, num_classes=fsdd.NUM_DIGITS)
+        results[label] = evaluate(
             model,
             test_waves,
             test_digits,
@@ -214,28 +206,15 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
         )
         timings[f"{label}_evaluate_s"] = time.time() - tick
-        save_examples(model, test_records, test_waves, label, out, args.seed)
-        encoded = encode_dataset(model, test_data)
-        plots.plot_latent_space(
-            encoded["mean"],
-            encoded["digit"],
-            method="tsne",
-            title=f"{label}: latents by digit",
-            path=out / "figures" / f"{label}_latents_by_digit.png",
+        save_wavs(model, test_records, test_waves, label, out, args.seed)
+        plots.plot_model(
+            model,
+            test_data,
+            out / "figures",
+            history=out / label,
+            prefix=f"{label}_",
+            seed=args.seed,
         )
-        plots.plot_latent_space(
-            encoded["mean"],
-            encoded["speaker"],
-            title=f"{label}: latents by speaker",
-            path=out / "figures" / f"{label}_latents_by_speaker.png",
-        )
-        plots.plot_prior_components(
-            encoded["mean"],
-            encoded["digit"],
-            model.prior,
-            path=out / "figures" / f"{label}_prior.png",
-        )
-        plots.plot_training_curves(out / label, path=out / "figures" / f"{label}_training.png")
         for digit in range(10):
             waves = generation.generate(
                 model, 2, digits=[digit] * 2, class_means=class_means, seed=args.seed + digit

@@ -14,7 +14,7 @@ import soxr
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tfp_audio_vae.audio_io import (
+from tfp_audio_vae.data.audio_files import (
     AUDIO_EXTENSIONS,
     AudioFileError,
     AudioInfo,

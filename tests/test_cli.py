@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfp_audio_vae import cli, pipeline
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.judge import judge_path, save_judge, train_judge
-from tfp_audio_vae.spectrogram import SpectrogramConfig
+from tfp_audio_vae import cli
+from tfp_audio_vae.data import fsdd, pipeline
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.evaluation.judge import judge_path, save_judge, train_judge
 
 COMMANDS = ["download", "train", "generate", "reconstruct", "interpolate", "evaluate", "plot"]
 

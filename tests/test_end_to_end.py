@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfp_audio_vae import pipeline
-from tfp_audio_vae.audio import spectrogram_to_waveform, write_wavs
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.models import build_vae
-from tfp_audio_vae.spectrogram import SpectrogramConfig
-from tfp_audio_vae.training import load_model, train
+from tfp_audio_vae.data import fsdd, pipeline
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.models.saving import load_model
+from tfp_audio_vae.models.variants import build_vae
+from tfp_audio_vae.synthesis.waveforms import spectrogram_to_waveform, write_wavs
+from tfp_audio_vae.training.fit import train
 
 
 @pytest.mark.slow

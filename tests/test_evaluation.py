@@ -10,18 +10,18 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import TINY_CONFIG, random_batches
-from tfp_audio_vae import evaluation
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.evaluation import (
-    active_units,
+from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.pipeline import load_waveforms, waveform_dataset
+from tfp_audio_vae.evaluation import metrics
+from tfp_audio_vae.evaluation.judge import Judge, build_judge
+from tfp_audio_vae.evaluation.metrics import active_units
+from tfp_audio_vae.evaluation.scores import (
     frechet_distance,
     gaussian_frechet_distance,
     inception_score,
 )
-from tfp_audio_vae.judge import Judge, build_judge
-from tfp_audio_vae.latents import class_mean_latents, encode_dataset
-from tfp_audio_vae.models import build_vae
-from tfp_audio_vae.pipeline import load_waveforms, waveform_dataset
+from tfp_audio_vae.models.latents import class_mean_latents, encode_dataset
+from tfp_audio_vae.models.variants import build_vae
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_active_units_counts_only_dimensions_whose_posterior_mean_moves():
 def test_likelihood_reports_consistent_bounds_with_iwae_at_least_the_elbo():
     tf.random.set_seed(0)
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
-    result = evaluation.likelihood(model, random_batches(n=32), k=20)
+    result = metrics.likelihood(model, random_batches(n=32), k=20)
     assert result["examples"] == 32 and result["k"] == 20
     assert result["neg_iwae"] <= result["neg_elbo"]  # log p(x) >= IWAE >= ELBO, on average
     assert result["neg_elbo"] == pytest.approx(result["nll"] + result["kl"], rel=1e-6)
@@ -113,7 +113,7 @@ def test_likelihood_reports_consistent_bounds_with_iwae_at_least_the_elbo():
 def test_mixture_assignment_tabulates_components_against_digits():
     data = random_batches(n=40)
     model = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
-    result = evaluation.mixture_assignment(model, data)
+    result = metrics.mixture_assignment(model, data)
     confusion = np.array(result["confusion"])
     assert confusion.shape == (10, 10) and confusion.sum() == 40
     assert len(result["assignment"]) == 40
@@ -121,7 +121,7 @@ def test_mixture_assignment_tabulates_components_against_digits():
     assert 0.0 <= result["label_accuracy"] <= result["accuracy"]
     assert result["components_used"] == int(np.sum(confusion.sum(axis=1) > 0))
     with pytest.raises(TypeError, match="mixture prior"):
-        evaluation.mixture_assignment(build_vae(TINY_CONFIG, "standard", latent_dim=4), data)
+        metrics.mixture_assignment(build_vae(TINY_CONFIG, "standard", latent_dim=4), data)
 
 
 # --------------------------------------------------------------------------- audio
@@ -132,7 +132,7 @@ def test_reconstruction_metrics_on_real_clips_are_finite_and_agree_for_arrays_an
 ):
     waves, digits = clips
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
-    from_arrays = evaluation.reconstruction_metrics(model, (waves[:4], digits[:4]), judge=judge)
+    from_arrays = metrics.reconstruction_metrics(model, (waves[:4], digits[:4]), judge=judge)
     assert from_arrays["examples"] == 4
     assert all(math.isfinite(v) for v in from_arrays.values())
     assert from_arrays["spectral_convergence"] > 0 and from_arrays["log_spectral_distance_db"] > 0
@@ -140,8 +140,8 @@ def test_reconstruction_metrics_on_real_clips_are_finite_and_agree_for_arrays_an
     records = [r for d in range(2) for r in fsdd.records(fsdd_root, "test") if r.digit == d][::5]
     dataset = waveform_dataset(records[:4], TINY_CONFIG)  # unbatched
     array_data = load_waveforms(records[:4], TINY_CONFIG)
-    assert evaluation.reconstruction_metrics(model, dataset) == pytest.approx(
-        evaluation.reconstruction_metrics(model, array_data)
+    assert metrics.reconstruction_metrics(model, dataset) == pytest.approx(
+        metrics.reconstruction_metrics(model, array_data)
     )
 
 
@@ -149,7 +149,7 @@ def test_generation_and_ceiling_figures_are_complete(clips, judge):
     waves, digits = clips
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
     class_means = class_mean_latents(model, random_batches(n=20))
-    result = evaluation.generation_metrics(
+    result = metrics.generation_metrics(
         model, judge, waves, n=20, class_means=class_means, n_iter=2
     )
     for part in ("unconditional", "conditional"):
@@ -158,19 +158,19 @@ def test_generation_and_ceiling_figures_are_complete(clips, judge):
         assert sum(result[part]["digit_histogram"]) == pytest.approx(1.0)
     assert result["conditional"]["route"] == "class-mean"
     assert len(result["conditional"]["per_digit_accuracy"]) == 10
-    no_route = evaluation.generation_metrics(model, judge, waves, n=10, n_iter=2)
+    no_route = metrics.generation_metrics(model, judge, waves, n=10, n_iter=2)
     assert no_route["conditional"] is None
-    ceiling = evaluation.real_audio_ceiling(judge, waves, digits)
+    ceiling = metrics.real_audio_ceiling(judge, waves, digits)
     assert ceiling["frechet_between"] == "test halves"
     assert 0.0 <= ceiling["accuracy"] <= 1.0
-    across = evaluation.real_audio_ceiling(judge, waves, digits, train_waves=waves[::-1])
+    across = metrics.real_audio_ceiling(judge, waves, digits, train_waves=waves[::-1])
     assert across["frechet_between"] == "train vs test"
 
 
 def test_evaluate_returns_json_ready_figures_for_a_mixture_model(clips, judge):
     waves, digits = clips
     model = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
-    result = evaluation.evaluate(model, waves, digits, judge, k=3, n_samples=10, n_iter=2)
+    result = metrics.evaluate(model, waves, digits, judge, k=3, n_samples=10, n_iter=2)
     json.dumps(result)  # plain floats, ints and lists only
     assert set(result) == {
         "likelihood",

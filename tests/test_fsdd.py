@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.datasets.fsdd import ARCHIVE_TOP, FSDDError, FSDDRecord
+from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.fsdd import ARCHIVE_TOP, FSDDError, FSDDRecord
 
 SOME = ["0_jackson_0.wav", "3_theo_27.wav", "7_nicolas_4.wav", "9_yweweler_49.wav"]
 

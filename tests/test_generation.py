@@ -7,9 +7,10 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import TINY_CONFIG, random_batches
-from tfp_audio_vae import generation
-from tfp_audio_vae.latents import class_mean_latents
-from tfp_audio_vae.models import build_vae
+from tfp_audio_vae.models.latents import class_mean_latents
+from tfp_audio_vae.models.variants import build_vae
+from tfp_audio_vae.synthesis import generation
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms
 
 
 def test_prior_samples_are_waveforms_repeatable_by_seed():
@@ -53,12 +54,12 @@ def test_class_means_give_one_latent_per_digit_and_noise_free_samples_decode_the
     exact = generation.generate(
         model, 2, digits=digits, class_means=class_means, noise=0.0, n_iter=2
     )
-    at_the_mean = generation.decode_waveforms(model, class_means.mean[digits], n_iter=2)
+    at_the_mean = decode_waveforms(model, class_means.mean[digits], n_iter=2)
     np.testing.assert_allclose(exact, at_the_mean, rtol=1e-5, atol=1e-4)
     varied = generation.generate(model, 2, digits=digits, class_means=class_means, n_iter=2)
     assert not np.allclose(varied[0], varied[1])
-    with pytest.raises(ValueError, match="no clip of digit"):
-        class_mean_latents(model, random_batches(n=5))
+    with pytest.raises(ValueError, match=r"no clip of class\(es\) \[5, 6, 7, 8, 9\]"):
+        class_mean_latents(model, random_batches(n=5), num_classes=10)
 
 
 def test_reconstruction_and_interpolation_of_users_own_files(tmp_path, fsdd_root):
@@ -71,7 +72,7 @@ def test_reconstruction_and_interpolation_of_users_own_files(tmp_path, fsdd_root
     assert recon.shape == (2, TINY_CONFIG.num_samples) and np.all(np.isfinite(recon))
     path = generation.interpolate(model, a, b, steps=4, n_iter=2)
     assert path.shape == (4, TINY_CONFIG.num_samples)
-    start = generation.decode_waveforms(
+    start = decode_waveforms(
         model, generation.encode_files(model, [a])[1].mean(), n_iter=2
     )  # the first step decodes clip a's posterior mean (same Griffin-Lim seed and position)
     np.testing.assert_allclose(path[0], start[0], rtol=1e-4, atol=1e-4)

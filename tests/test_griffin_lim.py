@@ -10,15 +10,14 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from tfp_audio_vae.griffin_lim import (
+from tfp_audio_vae.data.stft import (
     ENVELOPE_FLOOR,
-    _inverse_stft,
-    _window_envelope,
-    griffin_lim,
-    log_spectral_distance,
-    spectral_convergence,
+    inverse_stft,
     stft_magnitude,
+    window_envelope,
 )
+from tfp_audio_vae.evaluation.scores import log_spectral_distance, spectral_convergence
+from tfp_audio_vae.synthesis.griffin_lim import griffin_lim
 
 N_FFT, HOP, SAMPLES = 256, 64, 8192  # the project's defaults: 128 frames of 129 bins
 FRAMES, BINS = SAMPLES // HOP, N_FFT // 2 + 1
@@ -63,8 +62,8 @@ def test_project_stft_round_trip_is_exact_away_from_the_start(noise):
 
 
 def test_least_squares_inverse_stft_is_exact_where_the_window_sees_and_damps_the_start(noise):
-    envelope = _window_envelope(FRAMES, N_FFT, HOP).numpy()
-    wave = _inverse_stft(_project_stft(noise), tf.constant(envelope), N_FFT, HOP).numpy()
+    envelope = window_envelope(FRAMES, N_FFT, HOP).numpy()
+    wave = inverse_stft(_project_stft(noise), tf.constant(envelope), N_FFT, HOP).numpy()
     assert wave.shape == noise.shape
     exact = envelope > ENVELOPE_FLOOR * envelope.max()  # all but the first few dozen samples
     assert exact[N_FFT // 4 :].all()

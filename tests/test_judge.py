@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfp_audio_vae import judge as judge_module
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.judge import (
+from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.pipeline import load_waveforms
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.evaluation import judge as judge_module
+from tfp_audio_vae.evaluation.judge import (
     JUDGE_VERSION,
     Judge,
     LogMel,
@@ -20,8 +22,6 @@ from tfp_audio_vae.judge import (
     save_judge,
     train_judge,
 )
-from tfp_audio_vae.pipeline import load_waveforms
-from tfp_audio_vae.spectrogram import SpectrogramConfig
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_judge_path_is_versioned_under_the_cache(cache):
 
 
 def test_get_judge_loads_the_cached_judge_and_refuses_to_train_when_told(cache, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="python -m tfp_audio_vae.judge"):
+    with pytest.raises(FileNotFoundError, match="python -m tfp_audio_vae.evaluation.judge"):
         get_judge(train_if_missing=False)
     model = build_judge(num_samples=2048)
     save_judge(model, judge_path())

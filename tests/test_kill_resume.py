@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tfp_audio_vae.training import load_model
+from tfp_audio_vae.models.saving import load_model
 
 EPOCHS = 6
 

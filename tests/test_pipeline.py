@@ -9,15 +9,14 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from tfp_audio_vae import pipeline
-from tfp_audio_vae.audio_io import AudioFileError, resample
-from tfp_audio_vae.datasets import fsdd
-from tfp_audio_vae.spectrogram import (
+from tfp_audio_vae.data import fsdd, pipeline
+from tfp_audio_vae.data.audio_files import AudioFileError, resample
+from tfp_audio_vae.data.spectrogram import (
     SpectrogramConfig,
     denormalise,
     log_magnitude,
-    normalise,
     to_magnitude,
+    waveform_to_spectrogram,
 )
 
 
@@ -55,7 +54,7 @@ def test_dataset_elements_have_documented_shapes_and_labels(records, config):
     batch = next(iter(pipeline.spectrogram_dataset(records, config, batch_size=8)))
     assert batch["spectrogram"].shape == (8, 128, 128, 1)
     assert batch["spectrogram"].dtype == tf.float32
-    assert list(batch["digit"].numpy()) == [r.digit for r in records[:8]]
+    assert list(batch["label"].numpy()) == [r.digit for r in records[:8]]
     assert [s.decode() for s in batch["speaker"].numpy()] == [r.speaker for r in records[:8]]
 
 
@@ -73,7 +72,7 @@ def test_normalisation_is_global_per_bin_from_the_given_files(records, config):
 def test_log_magnitude_round_trips_to_the_stft_magnitude(config):
     rng = np.random.default_rng(0)
     wave = tf.constant(rng.normal(scale=0.1, size=(2, config.num_samples)), tf.float32)
-    spectrogram = normalise(log_magnitude(wave, config), config)  # [2, 128, 128, 1]
+    spectrogram = waveform_to_spectrogram(wave, config)  # [2, 128, 128, 1]
     np.testing.assert_allclose(
         denormalise(spectrogram, config).numpy(), log_magnitude(wave, config).numpy(), atol=1e-4
     )
@@ -113,7 +112,7 @@ def test_other_rates_depths_and_channels_match_the_native_path(tmp_path, records
     flac = tmp_path / "clip.flac"
     sf.write(flac, wave, rate, subtype="PCM_16")
     batch = next(iter(pipeline.spectrogram_dataset([path, flac], config, batch_size=2)))
-    assert batch["digit"].numpy().tolist() == [-1, -1]  # not FSDD names: no labels
+    assert batch["label"].numpy().tolist() == [-1, -1]  # not FSDD names: no labels
     # Compare below 3.5 kHz (bin 112): the resampler's anti-aliasing filter rightly rolls off the
     # top of the band on the way through 44.1 kHz; and only where there is sound.
     reference = native.numpy()[0, :112]

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
+from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
 
 tfd = tfp.distributions
 

@@ -13,8 +13,10 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import TINY_CONFIG, random_batches
-from tfp_audio_vae.models import build_vae
-from tfp_audio_vae.training import NonFiniteLossError, load_model, save_model, train
+from tfp_audio_vae.models.saving import load_model, save_model
+from tfp_audio_vae.models.variants import build_vae
+from tfp_audio_vae.training.callbacks import NonFiniteLossError
+from tfp_audio_vae.training.fit import train
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -65,7 +67,7 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
     # the restored weights were those of epoch 2's end, not the fresh initialisation
     resumed = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)
     resumed.compile(optimizer=keras.optimizers.Adam())
-    from tfp_audio_vae.training import _checkpoint
+    from tfp_audio_vae.training.fit import _checkpoint
 
     _checkpoint(resumed, tmp_path / "restore_check")  # empty folder: nothing restored
     assert not np.allclose(resumed.get_weights()[0], weights[0])
@@ -100,8 +102,8 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from tests.helpers import TINY_CONFIG, random_batches
-        from tfp_audio_vae.models import build_vae
-        from tfp_audio_vae.training import train
+        from tfp_audio_vae.models.variants import build_vae
+        from tfp_audio_vae.training.fit import train
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         assert strategy.num_replicas_in_sync == 2
         with strategy.scope():
@@ -138,7 +140,7 @@ def test_a_saved_model_loads_in_a_fresh_process(tmp_path):
 
 
 def test_fit_prior_every_epoch_moves_the_mixture_onto_the_posteriors(tmp_path):
-    from tfp_audio_vae.latents import encode_dataset
+    from tfp_audio_vae.models.latents import encode_dataset
 
     model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, components_per_class=2)
     initial = model.prior.means.numpy().copy()
@@ -146,7 +148,7 @@ def test_fit_prior_every_epoch_moves_the_mixture_onto_the_posteriors(tmp_path):
     assert not np.allclose(model.prior.means.numpy(), initial)
     encoded = encode_dataset(model, random_batches())
     prior_means = model.prior.means.numpy().reshape(10, 2, 4)
-    class_means = np.stack([encoded["mean"][encoded["digit"] == d].mean(0) for d in range(10)])
+    class_means = np.stack([encoded["mean"][encoded["label"] == d].mean(0) for d in range(10)])
     # each digit's components lie among that digit's posteriors, not at their random start
     gap = np.linalg.norm(prior_means.mean(axis=1) - class_means, axis=-1)
     assert np.all(gap < 0.5), gap

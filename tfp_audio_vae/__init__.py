@@ -12,17 +12,30 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "VAE": "tfp_audio_vae.vae",
-    "ConvDecoder": "tfp_audio_vae.decoders",
-    "ConvEncoder": "tfp_audio_vae.encoders",
-    "MixtureOfGaussiansPrior": "tfp_audio_vae.priors",
-    "Prior": "tfp_audio_vae.priors",
-    "StandardNormalPrior": "tfp_audio_vae.priors",
-    "SpectrogramConfig": "tfp_audio_vae.spectrogram",
-    "build_vae": "tfp_audio_vae.models",
-    "load_model": "tfp_audio_vae.training",
-    "save_model": "tfp_audio_vae.training",
-    "train": "tfp_audio_vae.training",
+    # data
+    "SpectrogramConfig": "tfp_audio_vae.data.spectrogram",
+    "fit_normalisation": "tfp_audio_vae.data.pipeline",
+    "load_waveforms": "tfp_audio_vae.data.pipeline",
+    "spectrogram_dataset": "tfp_audio_vae.data.pipeline",
+    # models
+    "VAE": "tfp_audio_vae.models.vae",
+    "ConvDecoder": "tfp_audio_vae.models.decoders",
+    "ConvEncoder": "tfp_audio_vae.models.encoders",
+    "MixtureOfGaussiansPrior": "tfp_audio_vae.models.priors",
+    "Prior": "tfp_audio_vae.models.priors",
+    "StandardNormalPrior": "tfp_audio_vae.models.priors",
+    "build_vae": "tfp_audio_vae.models.variants",
+    "load_model": "tfp_audio_vae.models.saving",
+    "save_model": "tfp_audio_vae.models.saving",
+    # training
+    "train": "tfp_audio_vae.training.fit",
+    # synthesis
+    "generate": "tfp_audio_vae.synthesis.generation",
+    "interpolate": "tfp_audio_vae.synthesis.generation",
+    "reconstruct_files": "tfp_audio_vae.synthesis.generation",
+    "write_wavs": "tfp_audio_vae.synthesis.waveforms",
+    # evaluation
+    "evaluate": "tfp_audio_vae.evaluation.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

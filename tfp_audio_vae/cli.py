@@ -43,7 +43,7 @@ def _model_path(run_or_model: str) -> Path:
 
 
 def _load(run_or_model: str):
-    from tfp_audio_vae.training import load_model
+    from tfp_audio_vae.models.saving import load_model
 
     return load_model(_model_path(run_or_model))
 
@@ -55,7 +55,7 @@ def _out_dir(args: argparse.Namespace, default: str) -> Path:
 
 
 def _write(waves, folder: Path, names: list[str], model) -> None:
-    from tfp_audio_vae.audio import write_wavs
+    from tfp_audio_vae.synthesis.waveforms import write_wavs
 
     paths = write_wavs(waves, folder, names, model.spectrogram_config.sample_rate)
     print(f"wrote {len(paths)} WAV files to {folder}")
@@ -85,7 +85,7 @@ def _positive_int(value: str) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from tfp_audio_vae.datasets import fsdd
+    from tfp_audio_vae.data import fsdd
 
     # --dest forces a download there; otherwise --fsdd, $TFP_AUDIO_VAE_FSDD, the cache, or download
     root = fsdd.download(args.dest) if args.dest else fsdd.locate(args.fsdd, download=True)
@@ -94,17 +94,11 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")
 
 
-def _evenly(items: list, limit: int | None) -> list:
-    """At most ``limit`` items spread evenly over ``items`` (all of them when limit is None)."""
-    if not limit or limit >= len(items):
-        return items
-    return [items[i * len(items) // limit] for i in range(limit)]
-
-
 def _training_files(args: argparse.Namespace) -> tuple[list, list]:
     """(train, validation) files: FSDD's official split, or every tenth file of --data held out."""
-    from tfp_audio_vae.audio_io import find_audio_files
-    from tfp_audio_vae.datasets import fsdd
+    from tfp_audio_vae.data import fsdd
+    from tfp_audio_vae.data.audio_files import find_audio_files
+    from tfp_audio_vae.data.pipeline import evenly_spaced
 
     if args.data:
         files = find_audio_files(args.data)
@@ -113,7 +107,8 @@ def _training_files(args: argparse.Namespace) -> tuple[list, list]:
     else:
         root = fsdd.locate(args.fsdd)
         train, val = fsdd.records(root, "train"), fsdd.records(root, "test")
-    return _evenly(train, args.limit), _evenly(val, args.limit and max(1, args.limit // 9))
+    limit = args.limit
+    return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9))
 
 
 # Settings that may change between a run and its resumption.
@@ -121,11 +116,11 @@ _RESUMABLE = {"func", "command", "epochs", "force", "quiet"}
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import pipeline
+    from tfp_audio_vae.data import pipeline
+    from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.files import atomic_output
-    from tfp_audio_vae.models import build_vae
-    from tfp_audio_vae.spectrogram import SpectrogramConfig
-    from tfp_audio_vae.training import train
+    from tfp_audio_vae.models.variants import build_vae
+    from tfp_audio_vae.training.fit import train
 
     run_dir = Path(args.run_dir)
     settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
@@ -177,7 +172,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import generation
+    from tfp_audio_vae.synthesis import generation
 
     model = _load(args.model)
     digits = None
@@ -186,7 +181,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     class_means = None
     method = args.method
     if digits is not None and (
-        method == "class-mean" or (method == "auto" and not generation.has_conditional_prior(model))
+        method == "class-mean" or (method == "auto" and not model.prior.conditional)
     ):
         class_means = _class_means(model, args)
         method = "class-mean"
@@ -205,17 +200,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _class_means(model, args: argparse.Namespace):
-    from tfp_audio_vae import pipeline
-    from tfp_audio_vae.datasets import fsdd
-    from tfp_audio_vae.latents import class_mean_latents
+    from tfp_audio_vae.data import fsdd, pipeline
+    from tfp_audio_vae.models.latents import class_mean_latents
 
     records = fsdd.records(fsdd.locate(args.fsdd), "train")
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
-    return class_mean_latents(model, data)
+    return class_mean_latents(model, data, num_classes=fsdd.NUM_DIGITS)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import generation
+    from tfp_audio_vae.synthesis import generation
 
     model = _load(args.model)
     waves = generation.reconstruct_files(model, args.files, n_iter=args.n_iter, seed=args.seed)
@@ -224,7 +218,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import generation
+    from tfp_audio_vae.synthesis import generation
 
     model = _load(args.model)
     waves = generation.interpolate(
@@ -237,27 +231,26 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def _test_split(model, args: argparse.Namespace):
     """(root, test records, test waveforms, digits, batched test spectrograms) of FSDD."""
-    from tfp_audio_vae import pipeline
-    from tfp_audio_vae.datasets import fsdd
+    from tfp_audio_vae.data import fsdd, pipeline
 
     root = fsdd.locate(args.fsdd)
-    records = _evenly(fsdd.records(root, "test"), args.limit)
+    records = pipeline.evenly_spaced(fsdd.records(root, "test"), args.limit)
     waves, digits = pipeline.load_waveforms(records, model.spectrogram_config)
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config)
     return root, records, waves, digits, data
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import evaluation
+    from tfp_audio_vae.evaluation.judge import get_judge
+    from tfp_audio_vae.evaluation.metrics import evaluate
     from tfp_audio_vae.files import atomic_output
-    from tfp_audio_vae.judge import get_judge
 
     model = _load(args.model)
     root, _, waves, digits, _ = _test_split(model, args)
     print("loading the digit judge (trained on the FSDD train split and cached on first use)")
     judge = get_judge(root, verbose=1)
     print(f"evaluating on {len(waves)} test clips (IWAE k={args.k}, {args.samples} samples)")
-    results = evaluation.evaluate(
+    results = evaluate(
         model,
         waves,
         digits,
@@ -289,37 +282,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from tfp_audio_vae import plots
-    from tfp_audio_vae.latents import encode_dataset
+    from tfp_audio_vae.evaluation import plots
 
     model = _load(args.model)
-    config = model.spectrogram_config
     _, _, _, _, data = _test_split(model, args)
     out = Path(args.out) if args.out else _model_path(args.model).parent / "figures"
-    batch = next(iter(data))["spectrogram"][:4]
-    plots.plot_reconstructions(
-        batch.numpy(), model.reconstruct(batch).numpy(), config, path=out / "reconstructions.png"
-    )
-    plots.plot_sample_grid(
-        model.sample(10, seed=(args.seed, 0)).numpy(), config, path=out / "samples.png"
-    )
-    encoded = encode_dataset(model, data)
-    for method in ("pca", "tsne"):
-        plots.plot_latent_space(
-            encoded["mean"], encoded["digit"], method=method, path=out / f"latents_{method}.png"
-        )
-    plots.plot_latent_space(
-        encoded["mean"],
-        encoded["speaker"],
-        title="latents by speaker",
-        path=out / "latents_by_speaker.png",
-    )
-    plots.plot_prior_components(
-        encoded["mean"], encoded["digit"], model.prior, path=out / "prior.png"
-    )
     history = _model_path(args.model).parent / "history.csv"
-    if history.is_file():
-        plots.plot_training_curves(history, path=out / "training.png")
+    plots.plot_model(
+        model, data, out, history=history if history.is_file() else None, seed=args.seed
+    )
     print(f"wrote figures to {out}")
 
 
@@ -472,9 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tfp_audio_vae.audio_io import AudioFileError
-    from tfp_audio_vae.datasets.fsdd import FSDDError
-    from tfp_audio_vae.training import NonFiniteLossError
+    from tfp_audio_vae.data.audio_files import AudioFileError
+    from tfp_audio_vae.data.fsdd import FSDDError
+    from tfp_audio_vae.training.callbacks import NonFiniteLossError
 
     try:
         args.func(args)

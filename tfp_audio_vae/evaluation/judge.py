@@ -2,7 +2,7 @@
 
 Generated audio has no labels, so its quality is measured the way images are: a classifier trained
 on real clips judges it (Inception Score, Fréchet distance of its features, accuracy of
-digit-conditional samples; see `tfp_audio_vae.evaluation`). The judge takes WAVEFORMS, so it hears
+digit-conditional samples; see `tfp_audio_vae.evaluation.metrics`). The judge takes WAVEFORMS, so it hears
 exactly what a listener would, Griffin-Lim artefacts included:
 
     waveform [batch, 8192] -> (training only: random gain, time shift, noise)
@@ -22,7 +22,7 @@ judge.features(test_waves).shape           # (300, 128)
 
 Train and cache it from the command line (prints the test accuracy)::
 
-    python -m tfp_audio_vae.judge [--fsdd PATH] [--epochs N] [--seed S]
+    python -m tfp_audio_vae.evaluation.judge [--fsdd PATH] [--epochs N] [--seed S]
 """
 
 from __future__ import annotations
@@ -37,17 +37,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_audio_vae.datasets import fsdd
+from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.pipeline import load_waveforms
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.data.stft import fit_length, stft_magnitude
 from tfp_audio_vae.files import save_keras
-from tfp_audio_vae.griffin_lim import stft_magnitude
-from tfp_audio_vae.pipeline import fit_length, load_waveforms
-from tfp_audio_vae.spectrogram import SpectrogramConfig
 
 JUDGE_VERSION = "v1"
 """Bump when the architecture, input features or training recipe change: the cache file's name."""
 SAMPLE_RATE = 8000
 NUM_SAMPLES = SpectrogramConfig().num_samples  # 8,192 samples, 1.024 s
-NUM_CLASSES = 10
 FEATURES_LAYER = "features"
 
 
@@ -208,7 +207,9 @@ def build_judge(
     h = keras.layers.GlobalAveragePooling2D(name="pool")(h)  # [batch, filters[-1]]
     h = keras.layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(h)
     h = keras.layers.Dropout(dropout, seed=seed, name="dropout")(h)
-    probs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="digit")(h)  # [batch, 10]
+    probs = keras.layers.Dense(fsdd.NUM_DIGITS, activation="softmax", name="digit")(
+        h
+    )  # [batch, 10]
     return keras.Model(wave, probs, name=f"digit_judge_{JUDGE_VERSION}")
 
 
@@ -244,8 +245,8 @@ def train_judge(
         raise ValueError(
             f"need waves [n, samples] and digits [n], got {waves.shape}, {digits.shape}"
         )
-    if digits.min() < 0 or digits.max() >= NUM_CLASSES:
-        raise ValueError(f"digits must lie in 0-{NUM_CLASSES - 1}")
+    if digits.min() < 0 or digits.max() >= fsdd.NUM_DIGITS:
+        raise ValueError(f"digits must lie in 0-{fsdd.NUM_DIGITS - 1}")
     keras.utils.set_random_seed(seed)
     model = build_judge(num_samples=waves.shape[1], seed=seed)
     steps = epochs * math.ceil(len(waves) / batch_size)
@@ -286,11 +287,16 @@ class Judge:
         """Length of the waveforms the network takes, in samples."""
         return int(self.model.inputs[0].shape[-1])
 
+    def _inputs(self, waves: np.ndarray) -> np.ndarray:
+        """Waveforms ``[n, samples]`` -> ``[n, num_samples]``, trimmed or zero-padded at the end."""
+        waves = np.asarray(waves, np.float32)
+        if waves.ndim != 2:
+            raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
+        return fit_length(waves, self.num_samples).numpy()
+
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         """Digit probabilities, float ``[n, 10]`` (rows sum to 1), of waveforms ``[n, samples]``."""
-        return self.model.predict(
-            fit_length(waves, self.num_samples), batch_size=self.batch_size, verbose=0
-        )
+        return self.model.predict(self._inputs(waves), batch_size=self.batch_size, verbose=0)
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """The digit the judge hears in each waveform, int ``[n]``."""
@@ -299,7 +305,7 @@ class Judge:
     def features(self, waves: np.ndarray) -> np.ndarray:
         """The judge's penultimate activations, float ``[n, 128]``: the Fréchet-distance space."""
         return self.feature_model.predict(
-            fit_length(waves, self.num_samples), batch_size=self.batch_size, verbose=0
+            self._inputs(waves), batch_size=self.batch_size, verbose=0
         )
 
     def accuracy(self, waves: np.ndarray, digits: np.ndarray) -> float:
@@ -359,7 +365,7 @@ def get_judge(
         return load_judge(path)
     if not train_if_missing:
         raise FileNotFoundError(
-            f"no digit judge cached at {path}: run `python -m tfp_audio_vae.judge` to train one"
+            f"no digit judge cached at {path}: run `python -m tfp_audio_vae.evaluation.judge` to train one"
         )
     train = fsdd.records(fsdd.locate(fsdd_root, download=False), "train")
     waves, digits = load_waveforms(train, SpectrogramConfig())  # [2700, 8192], [2700]
@@ -369,9 +375,9 @@ def get_judge(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m tfp_audio_vae.judge``: train the judge on FSDD, cache it, print test accuracy."""
+    """``python -m tfp_audio_vae.evaluation.judge``: train the judge on FSDD, cache it, report."""
     parser = argparse.ArgumentParser(
-        prog="python -m tfp_audio_vae.judge",
+        prog="python -m tfp_audio_vae.evaluation.judge",
         description="Train the digit judge on the FSDD train split, cache it, report test accuracy.",
     )
     parser.add_argument("--fsdd", type=Path, default=None, help="FSDD folder (holding recordings/)")

@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 import keras
 
-from tfp_audio_vae.decoders import ConvDecoder
-from tfp_audio_vae.encoders import ConvEncoder
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
-from tfp_audio_vae.spectrogram import SpectrogramConfig
-from tfp_audio_vae.vae import VAE, KLMode
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.models.decoders import ConvDecoder
+from tfp_audio_vae.models.encoders import ConvEncoder
+from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
+from tfp_audio_vae.models.vae import VAE, KLMode
 
 Variant = Literal["standard", "mog", "conditional"]
 VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional")

@@ -1,4 +1,4 @@
-"""Audio out: model-space spectrograms -> waveforms (Griffin-Lim) -> WAV files."""
+"""Audio out: model-space spectrograms (or latents) -> waveforms (Griffin-Lim) -> WAV files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfp_audio_vae.audio_io import write_wav
-from tfp_audio_vae.griffin_lim import griffin_lim
-from tfp_audio_vae.spectrogram import SpectrogramConfig, to_magnitude
+from tfp_audio_vae.data.audio_files import write_wav
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig, to_magnitude
+from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis.griffin_lim import griffin_lim
 
 
 def spectrogram_to_waveform(
@@ -36,6 +37,39 @@ def spectrogram_to_waveform(
         length=config.num_samples,
         seed=seed,
     )  # [batch, num_samples]
+
+
+def to_audio(
+    model: VAE,
+    spectrograms: tf.Tensor | np.ndarray,
+    *,
+    n_iter: int = 32,
+    seed: int = 0,
+    batch_size: int = 100,
+) -> np.ndarray:
+    """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim).
+
+    Works ``batch_size`` clips at a time; batch ``i`` takes Griffin-Lim seed ``seed + i``.
+    """
+    config = model.audio_config()
+    waves = [
+        spectrogram_to_waveform(
+            spectrograms[start : start + batch_size], config, n_iter=n_iter, seed=seed + i
+        ).numpy()  # [b, num_samples]
+        for i, start in enumerate(range(0, len(spectrograms), batch_size))
+    ]
+    return np.concatenate(waves) if waves else np.zeros([0, config.num_samples], np.float32)
+
+
+def decode_waveforms(
+    model: VAE, z: tf.Tensor | np.ndarray, *, n_iter: int = 32, seed: int = 0, batch_size: int = 100
+) -> np.ndarray:
+    """Latents ``[n, latent]`` -> decoder means -> Griffin-Lim -> waveforms ``[n, num_samples]``."""
+    z = tf.convert_to_tensor(z, tf.float32)
+    means = tf.concat(
+        [model.decode(z[i : i + batch_size]).mean() for i in range(0, len(z), batch_size)], axis=0
+    )  # [n, freq, time, 1]
+    return to_audio(model, means, n_iter=n_iter, seed=seed, batch_size=batch_size)
 
 
 def write_wavs(

@@ -11,64 +11,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_audio_vae import pipeline
-from tfp_audio_vae.audio import spectrogram_to_waveform
-from tfp_audio_vae.latents import ClassMeans
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior
-from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise
-from tfp_audio_vae.vae import VAE
+from tfp_audio_vae.data import pipeline
+from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
+from tfp_audio_vae.models.latents import ClassMeans
+from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
+from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms, to_audio
 
 tfd = tfp.distributions
 
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
-
-
-def model_config(model: VAE) -> SpectrogramConfig:
-    """The spectrogram config a model was trained with (saved inside it)."""
-    if model.spectrogram_config is None or not model.spectrogram_config.is_normalised:
-        raise ValueError(
-            "this model carries no normalised SpectrogramConfig: build it with "
-            "build_vae(config_with_stats, ...) to turn its spectrograms into audio"
-        )
-    return model.spectrogram_config
-
-
-def has_conditional_prior(model: VAE) -> bool:
-    """Whether the model's prior has one component per class, trained with labels."""
-    return isinstance(model.prior, MixtureOfGaussiansPrior) and model.prior.conditional
-
-
-def to_audio(
-    model: VAE,
-    spectrograms: tf.Tensor | np.ndarray,
-    *,
-    n_iter: int = 32,
-    seed: int = 0,
-    batch_size: int = 100,
-) -> np.ndarray:
-    """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim).
-
-    Works ``batch_size`` clips at a time; batch ``i`` takes Griffin-Lim seed ``seed + i``.
-    """
-    config = model_config(model)
-    waves = [
-        spectrogram_to_waveform(
-            spectrograms[start : start + batch_size], config, n_iter=n_iter, seed=seed + i
-        ).numpy()  # [b, num_samples]
-        for i, start in enumerate(range(0, len(spectrograms), batch_size))
-    ]
-    return np.concatenate(waves) if waves else np.zeros([0, config.num_samples], np.float32)
-
-
-def decode_waveforms(
-    model: VAE, z: tf.Tensor | np.ndarray, *, n_iter: int = 32, seed: int = 0, batch_size: int = 100
-) -> np.ndarray:
-    """Latents ``[n, latent]`` -> decoder means -> Griffin-Lim -> waveforms ``[n, num_samples]``."""
-    z = tf.convert_to_tensor(z, tf.float32)
-    means = tf.concat(
-        [model.decode(z[i : i + batch_size]).mean() for i in range(0, len(z), batch_size)], axis=0
-    )  # [n, freq, time, 1]
-    return to_audio(model, means, n_iter=n_iter, seed=seed, batch_size=batch_size)
 
 
 def _prior_draws(
@@ -115,9 +67,9 @@ def sample_latents(
         raise ValueError(f"temperature must be positive, got {temperature}")
     labels = None if digits is None else tf.constant(digits, tf.int32)  # [n]
     if labels is not None and method == "auto":
-        method = "prior" if has_conditional_prior(model) else "class-mean"
+        method = "prior" if model.prior.conditional else "class-mean"
     if labels is None or method == "prior":
-        if labels is not None and not has_conditional_prior(model):
+        if labels is not None and not model.prior.conditional:
             raise ValueError(
                 "method='prior' needs a conditional prior (build_vae(..., 'conditional')); "
                 "use method='class-mean'"
@@ -173,9 +125,9 @@ def encode_files(
     Raises:
       AudioFileError: naming the first unreadable file.
     """
-    config = model_config(model)
+    config = model.audio_config()
     waves, _ = pipeline.load_waveforms(list(files), config)  # [n, num_samples]
-    spectrograms = normalise(log_magnitude(tf.constant(waves), config), config)  # [n, f, t, 1]
+    spectrograms = waveform_to_spectrogram(waves, config)  # [n, freq, time, 1]
     return spectrograms, model.encode(spectrograms), waves
 
 

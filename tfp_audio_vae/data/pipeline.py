@@ -6,9 +6,11 @@ evaluation and generation agree on the representation:
     decode -> mono -> resample -> pad/trim -> STFT -> log-magnitude -> normalise
 
 16-bit PCM WAV at the configured rate (all of FSDD) decodes in-graph with `tf.audio.decode_wav`;
-every other format, bit depth or rate goes through `audio_io.read_audio` (soundfile + soxr).
+every other format, bit depth or rate goes through `audio_files.read_audio` (soundfile + soxr).
 
-The representation itself (`SpectrogramConfig`, STFT, log, normalisation) is in `spectrogram.py`.
+The pipeline knows no data set: a file is a path (no labels) or a record from a data set that
+carries its labels (`AudioRecord`, e.g. `fsdd.FSDDRecord`). The representation itself
+(`SpectrogramConfig`, STFT, log, normalisation) is in `spectrogram.py`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import tensorflow as tf
 
-from tfp_audio_vae.audio_io import AudioFileError, probe, read_audio
-from tfp_audio_vae.datasets.fsdd import FSDDRecord, parse_filename
-from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise, pad_or_trim
+from tfp_audio_vae.data.audio_files import AudioFileError, probe, read_audio
+from tfp_audio_vae.data.spectrogram import (
+    SpectrogramConfig,
+    log_magnitude,
+    waveform_to_spectrogram,
+)
+from tfp_audio_vae.data.stft import fit_length
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -31,16 +37,40 @@ AUTOTUNE = tf.data.AUTOTUNE
 # --------------------------------------------------------------------------- files -> waveforms
 
 
+@runtime_checkable
+class AudioRecord(Protocol):
+    """An audio file with the labels a data set knows for it (e.g. `fsdd.FSDDRecord`).
+
+    Attributes:
+      path: the audio file.
+      label: its class, an int >= 0 (-1 where unknown).
+      speaker: its speaker ("" where unknown).
+    """
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def label(self) -> int: ...
+
+    @property
+    def speaker(self) -> str: ...
+
+
+AudioSource = str | Path | AudioRecord
+"""What the pipeline reads: a path (unlabelled) or an `AudioRecord`."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _Entry:
     path: str
     in_graph: bool
-    digit: int
+    label: int
     speaker: str
 
 
 def _entries(
-    files: Sequence[str | Path | FSDDRecord],
+    files: Sequence[AudioSource],
     config: SpectrogramConfig,
     on_error: Literal["raise", "skip"],
 ) -> tuple[list[_Entry], list[AudioFileError]]:
@@ -49,7 +79,7 @@ def _entries(
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     entries, skipped = [], []
     for item in files:
-        record = item if isinstance(item, FSDDRecord) else None
+        record = item if isinstance(item, AudioRecord) else None
         path = Path(record.path if record else item)
         try:
             info = probe(path)
@@ -58,16 +88,11 @@ def _entries(
                 raise
             skipped.append(error)
             continue
-        if record is None:
-            try:
-                record = parse_filename(path)
-            except ValueError:
-                record = None  # a user's own file: no labels
         entries.append(
             _Entry(
                 path=str(path),
                 in_graph=info.tf_decodable and info.sample_rate == config.sample_rate,
-                digit=record.digit if record else -1,
+                label=record.label if record else -1,
                 speaker=record.speaker if record else "",
             )
         )
@@ -94,7 +119,7 @@ def _decoder(config: SpectrogramConfig):
             return tf.reshape(wave, [-1])
 
         wave = tf.cond(in_graph, in_graph_branch, library_branch)
-        return pad_or_trim(wave, config.num_samples)
+        return fit_length(wave, config.num_samples)
 
     return decode
 
@@ -104,21 +129,21 @@ def _dataset_of(entries: list[_Entry]) -> tf.data.Dataset:
         {
             "path": [e.path for e in entries],
             "in_graph": [e.in_graph for e in entries],
-            "digit": tf.constant([e.digit for e in entries], tf.int32),
+            "label": tf.constant([e.label for e in entries], tf.int32),
             "speaker": [e.speaker for e in entries],
         }
     )
 
 
 def waveform_dataset(
-    files: Sequence[str | Path | FSDDRecord],
+    files: Sequence[AudioSource],
     config: SpectrogramConfig,
     *,
     on_error: Literal["raise", "skip"] = "raise",
 ) -> tf.data.Dataset:
-    """Files -> unbatched ``{"waveform": [num_samples], "digit": int32, "speaker": string}``.
+    """Files -> unbatched ``{"waveform": [num_samples], "label": int32, "speaker": string}``.
 
-    Digits and speakers come from FSDD records or FSDD-style names; other files get -1 and "".
+    Labels and speakers come from `AudioRecord` items; plain paths get -1 and "".
     With ``on_error="skip"`` unreadable files are left out (see `validate_files` to list them).
     """
     entries, _ = _entries(files, config, on_error)
@@ -127,59 +152,56 @@ def waveform_dataset(
     def to_waveform(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return {
             "waveform": decode(e["path"], e["in_graph"]),
-            "digit": e["digit"],
+            "label": e["label"],
             "speaker": e["speaker"],
         }
 
     return _dataset_of(entries).map(to_waveform, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def validate_files(
-    files: Sequence[str | Path | FSDDRecord], config: SpectrogramConfig
-) -> list[AudioFileError]:
+def evenly_spaced(items: Sequence, limit: int | None) -> list:
+    """At most ``limit`` items spread evenly over ``items`` (all of them when limit is None)."""
+    items = list(items)
+    if not limit or limit >= len(items):
+        return items
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def validate_files(files: Sequence[AudioSource], config: SpectrogramConfig) -> list[AudioFileError]:
     """Check every file's header; returns the errors of the unusable ones (empty if all are fine)."""
     return _entries(files, config, "skip")[1]
 
 
 def load_waveforms(
-    files: Sequence[str | Path | FSDDRecord], config: SpectrogramConfig
+    files: Sequence[AudioSource], config: SpectrogramConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Files -> (waveforms float32 ``[n, num_samples]``, digits int32 ``[n]``), in memory."""
+    """Files -> (waveforms float32 ``[n, num_samples]``, labels int32 ``[n]``), in memory."""
     dataset = waveform_dataset(files, config).batch(256)
-    waves, digits = [], []
+    waves, labels = [], []
     for batch in dataset:
         waves.append(batch["waveform"].numpy())
-        digits.append(batch["digit"].numpy())
-    return np.concatenate(waves), np.concatenate(digits)
-
-
-def fit_length(waves: np.ndarray, num_samples: int) -> np.ndarray:
-    """``[n, samples]`` -> float32 ``[n, num_samples]``: the end trimmed or zero-padded."""
-    waves = np.asarray(waves, np.float32)
-    if waves.ndim != 2:
-        raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
-    waves = waves[:, :num_samples]
-    return np.pad(waves, [(0, 0), (0, num_samples - waves.shape[1])])
+        labels.append(batch["label"].numpy())
+    return np.concatenate(waves), np.concatenate(labels)
 
 
 # --------------------------------------------------------------------------- datasets
 
 
 def _log_magnitude_dataset(
-    files: Sequence[str | Path | FSDDRecord],
+    files: Sequence[AudioSource],
     config: SpectrogramConfig,
     on_error: Literal["raise", "skip"],
     normalised: bool = False,
 ) -> tf.data.Dataset:
-    """Unbatched ``{"spectrogram": [freq, time, 1], "digit", "speaker"}`` (log-magnitude, or the
+    """Unbatched ``{"spectrogram": [freq, time, 1], "label", "speaker"}`` (log-magnitude, or the
     model input if ``normalised``); the STFT runs on batches of 64 clips (measured twice as fast
     as one clip at a time) and is unbatched after."""
 
     def to_log_magnitude(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        x = log_magnitude(e["waveform"], config)  # [b, freq, time, 1]
+        to_spectrogram = waveform_to_spectrogram if normalised else log_magnitude
         return {
-            "spectrogram": normalise(x, config) if normalised else x,
-            "digit": e["digit"],
+            "spectrogram": to_spectrogram(e["waveform"], config),  # [b, freq, time, 1]
+            "label": e["label"],
             "speaker": e["speaker"],
         }
 
@@ -191,7 +213,7 @@ def _log_magnitude_dataset(
 
 
 def fit_normalisation(
-    files: Sequence[str | Path | FSDDRecord],
+    files: Sequence[AudioSource],
     config: SpectrogramConfig,
     *,
     on_error: Literal["raise", "skip"] = "raise",
@@ -217,7 +239,7 @@ def fit_normalisation(
 
 
 def spectrogram_dataset(
-    files: Sequence[str | Path | FSDDRecord],
+    files: Sequence[AudioSource],
     config: SpectrogramConfig,
     *,
     batch_size: int | None = 64,
@@ -227,7 +249,7 @@ def spectrogram_dataset(
     drop_remainder: bool = False,
     on_error: Literal["raise", "skip"] = "raise",
 ) -> tf.data.Dataset:
-    """Files -> ``{"spectrogram": [batch, freq, time, 1], "digit": [batch], "speaker": [batch]}``.
+    """Files -> ``{"spectrogram": [batch, freq, time, 1], "label": [batch], "speaker": [batch]}``.
 
     Spectrograms are normalised with ``config``'s statistics (see `fit_normalisation`). Decoding and
     the STFT run once: the result is cached in memory (``cache=True``), in a file (a path), or not

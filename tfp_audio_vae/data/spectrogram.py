@@ -16,7 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfp_audio_vae.griffin_lim import stft_magnitude
+from tfp_audio_vae.data.stft import stft_magnitude
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +141,18 @@ def normalise(log_mag: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
     return (log_mag - mean) / std
 
 
+def waveform_to_spectrogram(wave: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
+    """Waveforms -> model input: the one composition every reader of audio uses.
+
+    Args:
+      wave: float32 ``[..., num_samples]`` in [-1, 1] at ``config.sample_rate``.
+    Returns:
+      float32 ``[..., freq_bins, frames, 1]``, the normalised log-magnitude (`normalise` of
+      `log_magnitude`).
+    """
+    return normalise(log_magnitude(wave, config), config)
+
+
 def denormalise(spectrogram: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
     """Inverse of `normalise`: ``[..., freq, time, 1]`` model space -> log-magnitude."""
     mean, std = config._require_stats()
@@ -150,16 +162,10 @@ def denormalise(spectrogram: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
 def to_magnitude(spectrogram: tf.Tensor, config: SpectrogramConfig) -> tf.Tensor:
     """Model-space ``[batch, freq, time, 1]`` -> linear STFT magnitude ``[batch, frames, n_fft//2+1]``.
 
-    The layout `griffin_lim.griffin_lim` takes: time first, with a zero Nyquist bin appended.
+    The layout `synthesis.griffin_lim.griffin_lim` takes: time first, with a zero Nyquist bin
+    appended.
     """
     log_mag = denormalise(tf.convert_to_tensor(spectrogram, tf.float32), config)
     magnitude = tf.linalg.matrix_transpose(tf.exp(log_mag[..., 0]))  # [batch, frames, freq]
     nyquist = tf.zeros_like(magnitude[..., :1])
     return tf.concat([magnitude, nyquist], axis=-1)  # [batch, frames, n_fft // 2 + 1]
-
-
-def pad_or_trim(wave: tf.Tensor, num_samples: int) -> tf.Tensor:
-    """``[samples]`` -> ``[num_samples]``: zeros appended to short clips, the start kept of long ones."""
-    wave = wave[:num_samples]
-    wave = tf.pad(wave, [[0, num_samples - tf.shape(wave)[0]]])
-    return tf.ensure_shape(wave, [num_samples])

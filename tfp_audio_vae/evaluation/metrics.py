@@ -1,11 +1,11 @@
 """Honest numbers for a trained VAE: bounds, latent use, reconstructions and samples as audio.
 
 Every figure about audio goes through the real audio path (decoder mean -> de-normalise ->
-Griffin-Lim -> waveform) and is judged by the digit judge (`tfp_audio_vae.judge`), which hears
+Griffin-Lim -> waveform) and is judged by the digit judge (`tfp_audio_vae.evaluation.judge`), which hears
 waveforms. Print `real_audio_ceiling` beside every model figure: it is what real clips score.
 
 - Likelihood: ``-ELBO``, its two terms and the IWAE bound, in nats per clip (of the normalised
-  spectrogram, see `tfp_audio_vae.vae`), and in bits per dimension.
+  spectrogram, see `tfp_audio_vae.models.vae`), and in bits per dimension.
 - Latent use: active units (Burda et al. 2016), mixture-component assignment.
 - Reconstruction: spectral convergence and log-spectral distance of re-synthesised waveforms
   against the original clips' STFT, and what the judge hears in them.
@@ -15,7 +15,7 @@ waveforms. Print `real_audio_ceiling` beside every model figure: it is what real
 `evaluate` runs all of them on the test clips and returns one JSON-ready dict.
 
 Datasets here are batched ``tf.data.Dataset`` objects of dicts: ``{"spectrogram": [b, freq,
-time, 1], "digit": [b]}`` as `pipeline.spectrogram_dataset` or `spectrogram_batches` make them.
+time, 1], "label": [b]}`` as `pipeline.spectrogram_dataset` or `spectrogram_batches` make them.
 """
 
 from __future__ import annotations
@@ -28,15 +28,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_audio_vae.audio import spectrogram_to_waveform
-from tfp_audio_vae.generation import generate, has_conditional_prior, model_config
-from tfp_audio_vae.griffin_lim import log_spectral_distance, spectral_convergence, stft_magnitude
-from tfp_audio_vae.judge import NUM_CLASSES, Judge
-from tfp_audio_vae.latents import ClassMeans, encode_dataset
-from tfp_audio_vae.pipeline import fit_length
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior
-from tfp_audio_vae.spectrogram import SpectrogramConfig, log_magnitude, normalise
-from tfp_audio_vae.vae import VAE
+from tfp_audio_vae.data.fsdd import NUM_DIGITS
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig, waveform_to_spectrogram
+from tfp_audio_vae.data.stft import fit_length, stft_magnitude
+from tfp_audio_vae.evaluation.judge import Judge
+from tfp_audio_vae.evaluation.scores import (
+    frechet_distance,
+    inception_score,
+    log_spectral_distance,
+    spectral_convergence,
+)
+from tfp_audio_vae.models.latents import ClassMeans, encode_dataset
+from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
+from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis.generation import generate
+from tfp_audio_vae.synthesis.waveforms import spectrogram_to_waveform
 
 # --------------------------------------------------------------------------- data
 
@@ -47,7 +53,7 @@ def spectrogram_batches(
     config: SpectrogramConfig,
     batch_size: int = 64,
 ) -> tf.data.Dataset:
-    """Waveforms -> batches of ``{"waveform", "spectrogram", "digit"}``, both views of one clip.
+    """Waveforms -> batches of ``{"waveform", "spectrogram", "label"}``, both views of one clip.
 
     Args:
       waves: float ``[n, samples]``; trimmed or zero-padded to ``config.num_samples``.
@@ -58,79 +64,19 @@ def spectrogram_batches(
       batches of ``waveform`` ``[b, num_samples]``, ``spectrogram`` ``[b, freq, time, 1]``
       (normalised log-magnitude, the model input) and ``digit`` ``[b]``.
     """
-    waves = fit_length(waves, config.num_samples)  # [n, num_samples]
+    waves = fit_length(waves, config.num_samples).numpy()  # [n, num_samples]
     digits = np.asarray(digits, np.int32)  # [n]
     if len(digits) != len(waves):
         raise ValueError(f"{len(waves)} waveforms but {len(digits)} digits")
 
     def with_spectrogram(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        x = normalise(log_magnitude(batch["waveform"], config), config)  # [b, freq, time, 1]
+        x = waveform_to_spectrogram(batch["waveform"], config)  # [b, freq, time, 1]
         return {**batch, "spectrogram": x}
 
     return (
-        tf.data.Dataset.from_tensor_slices({"waveform": waves, "digit": digits})
+        tf.data.Dataset.from_tensor_slices({"waveform": waves, "label": digits})
         .batch(batch_size)
         .map(with_spectrogram)
-    )
-
-
-# --------------------------------------------------------------------------- scores
-
-
-def inception_score(probs: np.ndarray) -> float:
-    """Inception Score ``exp(E_x KL(p(y | x) || p(y)))`` of class probabilities ``[n, classes]``.
-
-    ``p(y)`` is the mean of the rows. It is 1 when every clip gets the same prediction and
-    ``classes`` (10 for digits) when predictions are confident and spread evenly over the classes.
-    """
-    probs = np.asarray(probs, np.float64)
-    if probs.ndim != 2 or len(probs) == 0:
-        raise ValueError(f"probs must be [n, classes] with n > 0, got shape {probs.shape}")
-    if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("each row of probs must be a probability distribution")
-    marginal = probs.mean(axis=0)  # [classes]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(probs > 0, probs * (np.log(probs) - np.log(marginal)), 0.0)  # [n, cls]
-    return float(np.exp(terms.sum(axis=1).mean()))
-
-
-def gaussian_frechet_distance(
-    mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray
-) -> float:
-    """Fréchet (2-Wasserstein squared) distance of N(mean_a, cov_a) and N(mean_b, cov_b).
-
-    ``|mean_a - mean_b|^2 + tr(cov_a) + tr(cov_b) - 2 tr((cov_a cov_b)^(1/2))``, where the last
-    trace is that of the symmetric ``(cov_a^(1/2) cov_b cov_a^(1/2))^(1/2)`` (same eigenvalues),
-    from eigenvalues clipped at 0 against round-off. Units: squared feature units.
-    """
-    mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
-    cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
-    sqrt_a = _sqrtm_psd(cov_a)  # [d, d]
-    cross = sqrt_a @ cov_b @ sqrt_a  # [d, d], symmetric positive semi-definite
-    cross_eigenvalues = np.linalg.eigvalsh((cross + cross.T) / 2.0)  # [d]
-    trace_sqrt = np.sqrt(np.clip(cross_eigenvalues, 0.0, None)).sum()
-    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt
-    return float(max(distance, 0.0))
-
-
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """Fréchet distance of Gaussians fitted to two feature sets ``[n, d]`` and ``[m, d]``.
-
-    The judge's features play the part Inception features play in FID. The estimate is biased
-    upwards for small sets (it grows as ``n`` and ``m`` shrink), so compare figures computed
-    with the same numbers of clips.
-    """
-    features_a = np.asarray(features_a, np.float64)
-    features_b = np.asarray(features_b, np.float64)
-    if features_a.ndim != 2 or features_b.ndim != 2 or features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(f"need [n, d] and [m, d], got {features_a.shape} and {features_b.shape}")
-    if len(features_a) < 2 or len(features_b) < 2:
-        raise ValueError("each feature set needs at least 2 rows for a covariance")
-    return gaussian_frechet_distance(
-        features_a.mean(axis=0),
-        np.cov(features_a, rowvar=False),  # [d, d]
-        features_b.mean(axis=0),
-        np.cov(features_b, rowvar=False),
     )
 
 
@@ -157,7 +103,7 @@ def likelihood(model: VAE, dataset: tf.data.Dataset, k: int = 100) -> dict[str, 
       ``bits_per_dim_iwae``, ``k`` and ``examples``. Densities are those of the normalised
       spectrogram the model sees.
     """
-    conditional = has_conditional_prior(model)
+    conditional = model.prior.conditional
     totals = {"neg_elbo": 0.0, "nll": 0.0, "kl": 0.0, "neg_iwae": 0.0}
     if conditional:
         totals["neg_iwae_given_digit"] = 0.0
@@ -207,7 +153,7 @@ def reconstruction_metrics(
     Args:
       model: a trained VAE.
       data: ``(waves [n, samples], digits [n])`` as `pipeline.load_waveforms` returns, or a
-        dataset with ``"waveform"`` and ``"digit"`` (`pipeline.waveform_dataset`, batched or not;
+        dataset with ``"waveform"`` and ``"label"`` (`pipeline.waveform_dataset`, batched or not;
         `spectrogram_batches`).
       config: the representation; ``None`` uses ``model.spectrogram_config``.
       judge: when given, also the fraction of reconstructions heard as the right digit (over
@@ -221,10 +167,10 @@ def reconstruction_metrics(
       it the representation holds nothing, so the silent padding does not dominate), each the
       mean over clips; ``judge_accuracy`` (with a judge and labelled clips) and ``examples``.
     """
-    config = config or model_config(model)
+    config = config or model.audio_config()
     convergence, distance, heard, digits = [], [], [], []
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
-        x = normalise(log_magnitude(waves, config), config)  # [b, freq, time, 1]
+        x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
             model.reconstruct(x), config, n_iter=n_iter, seed=seed + i
         )  # [b, num_samples]
@@ -250,7 +196,7 @@ def reconstruction_metrics(
 def _judged(judge: Judge, waves: np.ndarray, real_features: np.ndarray) -> dict[str, Any]:
     """What the judge makes of clips: IS, Fréchet distance to real features, digit histogram."""
     probs = judge.predict_proba(waves)  # [n, 10]
-    heard = np.bincount(np.argmax(probs, axis=1), minlength=NUM_CLASSES)  # [10]
+    heard = np.bincount(np.argmax(probs, axis=1), minlength=NUM_DIGITS)  # [10]
     return {
         "inception_score": inception_score(probs),
         "frechet_distance": frechet_distance(judge.features(waves), real_features),
@@ -283,8 +229,8 @@ def generation_metrics(
     """
     real_features = judge.features(real_test_waves)  # [m, d]
     unconditional = _judged(judge, generate(model, n, seed=seed, n_iter=n_iter), real_features)
-    labels = np.arange(n) % NUM_CLASSES  # [n]
-    if has_conditional_prior(model):
+    labels = np.arange(n) % NUM_DIGITS  # [n]
+    if model.prior.conditional:
         route = "prior"
     elif class_means is not None:
         route = "class-mean"
@@ -304,7 +250,7 @@ def generation_metrics(
     conditional = {
         "route": route,
         "accuracy": float(correct.mean()),
-        "per_digit_accuracy": [float(correct[labels == d].mean()) for d in range(NUM_CLASSES)],
+        "per_digit_accuracy": [float(correct[labels == d].mean()) for d in range(NUM_DIGITS)],
         **_judged(judge, waves, real_features),
     }
     return {"samples": n, "unconditional": unconditional, "conditional": conditional}
@@ -336,7 +282,7 @@ def real_audio_ceiling(
         "inception_score": inception_score(probs),
         "frechet_distance": distance,
         "frechet_between": between,
-        "digit_histogram": (np.bincount(heard, minlength=NUM_CLASSES) / len(heard)).tolist(),
+        "digit_histogram": (np.bincount(heard, minlength=NUM_DIGITS) / len(heard)).tolist(),
     }
 
 
@@ -359,12 +305,12 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
     if not isinstance(prior, MixtureOfGaussiansPrior):
         raise TypeError(f"mixture_assignment needs a mixture prior, got {type(prior).__name__}")
     encoded = encode_dataset(model, dataset)
-    z, digits = encoded["mean"], encoded["digit"]  # [n, latent], [n]
+    z, digits = encoded["mean"], encoded["label"]  # [n, latent], [n]
     log_resp = prior.components().log_prob(z[:, np.newaxis, :])  # [n, K]
     log_resp += prior.mixture_logits  # [n, K]
     assignment = np.argmax(log_resp.numpy(), axis=1)  # [n]
     labelled = digits >= 0
-    confusion = np.zeros((prior.num_components, NUM_CLASSES), np.int64)  # [K, 10]
+    confusion = np.zeros((prior.num_components, NUM_DIGITS), np.int64)  # [K, 10]
     np.add.at(confusion, (assignment[labelled], digits[labelled]), 1)
     component_digit = np.where(confusion.sum(axis=1) > 0, confusion.argmax(axis=1), -1)  # [K]
     result = {
@@ -412,7 +358,7 @@ def evaluate(
       assignment); see the functions of the same names.
     """
     keras.utils.set_random_seed(seed)
-    config = model_config(model)
+    config = model.audio_config()
     test = spectrogram_batches(test_waves, test_digits, config, batch_size)
     results: dict[str, Any] = {
         "likelihood": likelihood(model, test, k=k),
@@ -443,9 +389,9 @@ def evaluate(
 
 
 def _model_inputs(dataset: tf.data.Dataset) -> Iterator[tuple[tf.Tensor, tf.Tensor | None]]:
-    """Batches of ``{"spectrogram", "digit"?}`` -> (x ``[b, freq, time, 1]``, int32 ``[b]`` or None)."""
+    """Batches of ``{"spectrogram", "label"?}`` -> (x ``[b, freq, time, 1]``, int32 ``[b]`` or None)."""
     for batch in dataset:
-        labels = batch.get("digit")
+        labels = batch.get("label")
         yield batch["spectrogram"], None if labels is None else tf.cast(labels, tf.int32)
 
 
@@ -457,15 +403,9 @@ def _waveform_batches(
         if data.element_spec["waveform"].shape.rank == 1:
             data = data.batch(batch_size)
         for batch in data:
-            yield fit_length(batch["waveform"].numpy(), num_samples), batch["digit"].numpy()
+            yield fit_length(batch["waveform"], num_samples).numpy(), batch["label"].numpy()
         return
     waves, digits = data
-    waves, digits = fit_length(waves, num_samples), np.asarray(digits)
+    waves, digits = fit_length(waves, num_samples).numpy(), np.asarray(digits)
     for start in range(0, len(waves), batch_size):
         yield waves[start : start + batch_size], digits[start : start + batch_size]
-
-
-def _sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a positive semi-definite matrix (negative round-off clipped)."""
-    eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T

@@ -17,8 +17,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_audio_vae.priors import Prior
-from tfp_audio_vae.spectrogram import SpectrogramConfig
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.models.priors import Prior
 
 tfd = tfp.distributions
 
@@ -73,7 +73,7 @@ class VAE(keras.Model):
         if int(kl_samples) < 1:
             raise ValueError(f"kl_samples must be at least 1, got {kl_samples}")
         if not isinstance(prior, Prior):
-            raise TypeError(f"prior must be a tfp_audio_vae.priors.Prior, got {type(prior)}")
+            raise TypeError(f"prior must be a tfp_audio_vae.models.priors.Prior, got {type(prior)}")
         self.encoder = encoder
         self.decoder = decoder
         self.prior = prior
@@ -98,6 +98,20 @@ class VAE(keras.Model):
     @property
     def latent_dim(self) -> int:
         return self.prior.latent_dim
+
+    def audio_config(self) -> SpectrogramConfig:
+        """The spectrogram config the model was trained with, normalisation included: what turns
+        its spectrograms back into audio.
+
+        Raises:
+          ValueError: if the model carries no normalised config.
+        """
+        if self.spectrogram_config is None or not self.spectrogram_config.is_normalised:
+            raise ValueError(
+                "this model carries no normalised SpectrogramConfig: build it with "
+                "build_vae(config_with_stats, ...) to turn its spectrograms into audio"
+            )
+        return self.spectrogram_config
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -152,7 +166,7 @@ class VAE(keras.Model):
         return "mc"
 
     def _prior_labels(self, labels: tf.Tensor | None) -> tf.Tensor | None:
-        return labels if getattr(self.prior, "conditional", False) else None
+        return labels if self.prior.conditional else None
 
     def elbo_terms(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
         """Per-example ``nll``, ``kl``, ``neg_elbo`` (nats) and ``bits_per_dim``, each ``[batch]``.
@@ -217,7 +231,7 @@ class VAE(keras.Model):
     def _unpack(self, data: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
         """A batch -> (spectrograms, int32 labels or None); dicts come from `spectrogram_dataset`."""
         if isinstance(data, dict):
-            x, labels = data["spectrogram"], data.get("digit")
+            x, labels = data["spectrogram"], data.get("label")
         elif isinstance(data, tuple | list):
             x, labels = data[0], (data[1] if len(data) > 1 else None)
         else:

@@ -55,6 +55,8 @@ SPEAKERS = resources.files(__package__) / "fsdd_speakers.json"
 
 _NAME = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[A-Za-z0-9-]+)_(?P<index>[0-9]+)\.wav")
 _TEST_TAKES = range(5)  # takes 0-4 are the official test set
+NUM_DIGITS = 10
+"""FSDD's classes: the digits 0-9."""
 
 
 class FSDDError(RuntimeError):
@@ -76,6 +78,11 @@ class FSDDRecord:
     digit: int
     speaker: str
     index: int
+
+    @property
+    def label(self) -> int:
+        """The class the pipeline trains with: the digit (see `pipeline.AudioRecord`)."""
+        return self.digit
 
     @property
     def split(self) -> Literal["train", "test"]:

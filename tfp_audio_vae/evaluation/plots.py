@@ -9,10 +9,10 @@ frequency in Hz; the colour scale starts at the config's ``log_floor`` (silence)
 #### Examples
 
 ```python
-encoded = latents.encode_dataset(model, test_data)  # "mean", "digit", "speaker"
-plot_latent_space(encoded["mean"], encoded["digit"], method="tsne", path="latents_by_digit.png")
+encoded = latents.encode_dataset(model, test_data)  # "mean", "label", "speaker"
+plot_latent_space(encoded["mean"], encoded["label"], method="tsne", path="latents_tsne.png")
 plot_latent_space(encoded["mean"], encoded["speaker"], title="posterior means by speaker")
-plot_prior_components(encoded["mean"], encoded["digit"], model.prior, path="prior.png")
+plot_prior_components(encoded["mean"], encoded["label"], model.prior, path="prior.png")
 plot_training_curves("runs/mog", path="docs/img/training.png")
 ```
 """
@@ -20,7 +20,6 @@ plot_training_curves("runs/mog", path="docs/img/training.png")
 from __future__ import annotations
 
 import csv
-import dataclasses
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -38,11 +37,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig, denormalise
 from tfp_audio_vae.files import atomic_output
-from tfp_audio_vae.priors import MixtureOfGaussiansPrior, Prior
-from tfp_audio_vae.spectrogram import SpectrogramConfig, denormalise
-from tfp_audio_vae.tsne import tsne
+from tfp_audio_vae.models.latents import encode_dataset
+from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior
+from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis.generation import sample_latents
 
 DPI = 120
 PathLike = str | os.PathLike[str]
@@ -161,57 +164,24 @@ def _as_points(latents: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.nd
     return latents, labels
 
 
-# --------------------------------------------------------------------------- PCA
+# --------------------------------------------------------------------------- projections
 
 
-@dataclasses.dataclass(frozen=True)
-class PCA:
-    """A principal-component projection, fitted with NumPy's SVD.
+def _pca(x: np.ndarray) -> PCA:
+    """scikit-learn's 2-component PCA of points ``[n, d]`` (exact SVD, signs fixed by sklearn)."""
+    if x.ndim != 2 or min(x.shape) < 2:
+        raise ValueError(f"PCA to 2-D needs points [n, d] with n, d >= 2, got shape {x.shape}")
+    return PCA(n_components=2, svd_solver="full").fit(x)
 
-    Each component's sign is fixed so that its largest-magnitude entry is positive, so the same
-    data always gives the same picture.
 
-    Attributes:
-      mean: ``[d]``, the data mean subtracted before projecting.
-      components: ``[k, d]``, orthonormal rows, by decreasing variance.
-      explained_variance_ratio: ``[k]``, the share of the total variance along each component.
-    """
-
-    mean: np.ndarray
-    components: np.ndarray
-    explained_variance_ratio: np.ndarray
-
-    @classmethod
-    def fit(cls, x: ArrayLike, n_components: int = 2) -> PCA:
-        """The first ``n_components`` principal axes of ``x`` ``[n, d]``."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or not 1 <= n_components <= min(x.shape):
-            raise ValueError(
-                f"PCA with {n_components} components needs points [n, d] with n and d at least "
-                f"{n_components}, got shape {x.shape}"
-            )
-        mean = x.mean(axis=0)  # [d]
-        _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)  # vt [min(n, d), d]
-        components = vt[:n_components]  # [k, d]
-        largest = np.argmax(np.abs(components), axis=1)  # [k]
-        components = components * np.sign(components[np.arange(n_components), largest])[:, None]
-        variance = singular**2
-        total = variance.sum()
-        ratio = variance[:n_components] / total if total > 0 else np.zeros(n_components)
-        return cls(mean=mean, components=components, explained_variance_ratio=ratio)
-
-    def transform(self, x: ArrayLike) -> np.ndarray:
-        """Points ``[n, d]`` -> coordinates on the principal axes ``[n, k]``."""
-        return (np.asarray(x, dtype=np.float64) - self.mean) @ self.components.T
-
-    def project_covariance(self, variances: ArrayLike) -> np.ndarray:
-        """Diagonal covariances ``[m, d]`` (variances) -> their projections ``W S W^T`` ``[m, k, k]``."""
-        variances = np.asarray(variances, dtype=np.float64)
-        return np.einsum("kd,md,ld->mkl", self.components, variances, self.components)
+def _projected_covariances(pca: PCA, variances: np.ndarray) -> np.ndarray:
+    """Diagonal covariances ``[m, d]`` (variances) -> their projections ``W S W^T`` ``[m, 2, 2]``."""
+    w = pca.components_  # [2, d]
+    return np.einsum("kd,md,ld->mkl", w, np.asarray(variances, np.float64), w)
 
 
 def _axis_labels(pca: PCA, what: str) -> tuple[str, str]:
-    ratio = pca.explained_variance_ratio
+    ratio = pca.explained_variance_ratio_
     return (
         f"PC 1 ({ratio[0]:.0%} of {what} variance)",
         f"PC 2 ({ratio[1]:.0%} of {what} variance)",
@@ -349,7 +319,8 @@ def plot_latent_space(
       latents: ``[n, d]``, e.g. posterior means from `latents.encode_dataset`.
       labels: ``[n]`` ints or strings; digits 0-9 keep the same colours in every figure.
       method: ``"pca"`` (linear; axes show the share of variance they hold) or ``"tsne"``
-        (`tsne.tsne`: keeps neighbourhoods, not distances; its axes have no units).
+        (scikit-learn's Barnes-Hut `TSNE`: keeps neighbourhoods, not distances; its axes have
+        no units).
       title: the plot's title; by default names the method.
       label_names: names for the legend, looked up by label (a mapping, or a sequence for ints).
       perplexity: t-SNE's perplexity, capped at ``(n - 1) / 3`` for small sets.
@@ -360,11 +331,13 @@ def plot_latent_space(
     """
     latents, labels = _as_points(latents, labels)
     if method == "pca":
-        pca = PCA.fit(latents)
+        pca = _pca(latents)
         xy = pca.transform(latents)  # [n, 2]
         xlabel, ylabel = _axis_labels(pca, "latent")
     elif method == "tsne":
-        xy = tsne(latents, perplexity=min(perplexity, (len(latents) - 1) / 3), seed=seed)
+        xy = TSNE(
+            perplexity=min(perplexity, (len(latents) - 1) / 3), init="pca", random_state=seed
+        ).fit_transform(latents)  # [n, 2]
         xlabel, ylabel = "t-SNE 1", "t-SNE 2"
     else:
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
@@ -413,7 +386,7 @@ def plot_prior_components(
         raise ValueError(
             f"latents have {latents.shape[1]} dimensions, the prior {prior.latent_dim}"
         )
-    pca = PCA.fit(latents)
+    pca = _pca(latents)
     figure = _figure(5.6, 4.2)
     ax = figure.add_subplot()
     if isinstance(prior, MixtureOfGaussiansPrior):
@@ -421,7 +394,7 @@ def plot_prior_components(
         colours = _colours(np.union1d(labels, classes) if prior.conditional else labels)
         _scatter_by_label(ax, pca.transform(latents), labels, colours)
         centres = pca.transform(prior.means.numpy())  # [K, 2]
-        covariances = pca.project_covariance(prior.scales.numpy() ** 2)  # [K, 2, 2]
+        covariances = _projected_covariances(pca, prior.scales.numpy() ** 2)  # [K, 2, 2]
         weights = tf.nn.softmax(prior.mixture_logits).numpy()  # [K]
         for component, (centre, covariance) in enumerate(zip(centres, covariances, strict=True)):
             colour = colours[classes[component]] if prior.conditional else "black"
@@ -520,3 +493,64 @@ def plot_training_curves(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize="small")
     return _finish(figure, path)
+
+
+# --------------------------------------------------------------------------- a model's figures
+
+
+def plot_model(
+    model: VAE,
+    data: tf.data.Dataset,
+    folder: PathLike,
+    *,
+    history: PathLike | None = None,
+    prefix: str = "",
+    seed: int = 0,
+) -> list[Path]:
+    """The standard figures of a trained model on labelled clips, as PNGs in ``folder``.
+
+    ``{prefix}reconstructions.png`` (one clip of each of the first four labels),
+    ``{prefix}samples.png`` (ten prior samples), ``{prefix}latents_pca.png`` and
+    ``{prefix}latents_tsne.png`` (t-SNE) coloured by label, ``{prefix}latents_by_speaker.png``,
+    ``{prefix}prior.png`` and, given a run folder or ``history.csv``, ``{prefix}training.png``.
+
+    Args:
+      model: a trained VAE with its spectrogram config.
+      data: batches of ``{"spectrogram", "label", "speaker"}`` (`pipeline.spectrogram_dataset`).
+      folder: where the PNGs go (created if missing).
+      history: a run folder or its ``history.csv``, for the training curves.
+      prefix: put before every file name (e.g. ``"mixture_"``).
+      seed: of the prior samples and t-SNE.
+    Returns:
+      the paths written.
+    """
+    folder = Path(folder)
+    config = model.audio_config()
+    encoded = encode_dataset(model, data)
+    spectrograms = np.concatenate([batch["spectrogram"].numpy() for batch in data])  # [n, f, t, 1]
+    _, first = np.unique(encoded["label"], return_index=True)  # first clip of each label
+    picks = np.sort(first)[:4] if len(first) >= 4 else np.arange(min(4, len(spectrograms)))
+    originals = spectrograms[picks]
+    paths = [folder / f"{prefix}{name}.png" for name in _MODEL_FIGURES]
+    plot_reconstructions(originals, model.reconstruct(originals).numpy(), config, path=paths[0])
+    samples = model.decode(sample_latents(model, 10, seed=seed)).mean().numpy()
+    plot_sample_grid(samples, config, path=paths[1])
+    means, labels = encoded["mean"], encoded["label"]
+    plot_latent_space(means, labels, method="pca", path=paths[2])
+    plot_latent_space(means, labels, method="tsne", seed=seed, path=paths[3])
+    plot_latent_space(means, encoded["speaker"], title="latents by speaker", path=paths[4])
+    plot_prior_components(means, labels, model.prior, seed=seed, path=paths[5])
+    if history is not None:
+        plot_training_curves(history, path=folder / f"{prefix}training.png")
+        paths.append(folder / f"{prefix}training.png")
+    return paths
+
+
+_MODEL_FIGURES = (
+    "reconstructions",
+    "samples",
+    "latents_pca",
+    "latents_tsne",
+    "latents_by_speaker",
+    "prior",
+)

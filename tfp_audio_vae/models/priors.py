@@ -36,9 +36,16 @@ class Prior(keras.layers.Layer):
     ``__init__`` or ``build``, and build the distribution from them on every call (never cache a
     distribution: it would keep the weights' initial values).
 
+    A prior that depends on class labels sets ``conditional = True``: the VAE then trains it with
+    the labels, and generation can ask it for a class. Every module asks this attribute, none
+    checks the prior's class.
+
     Args:
       latent_dim: size of the latent space.
     """
+
+    conditional: bool = False
+    """Whether `distribution` takes class labels (p(z | y)); ``False`` for an unconditional p(z)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,0 +1,101 @@
+"""Where clips sit in latent space: posterior statistics of a dataset, and per-class centres."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_audio_vae.models.vae import VAE
+
+
+def encode_dataset(model: VAE, dataset: tf.data.Dataset) -> dict[str, np.ndarray]:
+    """Posterior means and standard deviations of every example of ``dataset``.
+
+    Args:
+      dataset: batches ``{"spectrogram": [b, freq, time, 1], "label"?: [b], "speaker"?: [b]}``
+        (e.g. `pipeline.spectrogram_dataset`); missing labels become -1 and ``""``.
+    Returns:
+      ``{"mean": [n, latent], "stddev": [n, latent], "label": int32 [n], "speaker": str [n]}``.
+    Raises:
+      ValueError: if the dataset holds no examples.
+    """
+    means, stddevs, labels, speakers = [], [], [], []
+    for batch in dataset:
+        posterior = model.encode(batch["spectrogram"])  # batch [b], event [latent]
+        means.append(posterior.mean().numpy())  # [b, latent]
+        stddevs.append(posterior.stddev().numpy())  # [b, latent]
+        b = len(means[-1])
+        labels.append(batch["label"].numpy() if "label" in batch else np.full(b, -1))
+        speakers.extend(
+            [s.decode() for s in batch["speaker"].numpy()] if "speaker" in batch else [""] * b
+        )
+    if not means:
+        raise ValueError("the dataset holds no examples")
+    return {
+        "mean": np.concatenate(means),
+        "stddev": np.concatenate(stddevs),
+        "label": np.concatenate(labels).astype(np.int32),
+        "speaker": np.array(speakers),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassMeans:
+    """Where each class's clips sit in latent space (the class-mean route to per-class samples).
+
+    Attributes:
+      mean: ``[classes, latent]``, the mean posterior mean of each class's clips.
+      spread: ``[classes, latent]``, the root-mean-square posterior standard deviation of those.
+      counts: ``[classes]``, clips per class.
+    """
+
+    mean: np.ndarray
+    spread: np.ndarray
+    counts: np.ndarray
+
+
+def class_mean_latents(
+    model: VAE, dataset: tf.data.Dataset, num_classes: int | None = None
+) -> ClassMeans:
+    """Each class's mean posterior mean and posterior spread over ``dataset`` (use train clips).
+
+    Args:
+      num_classes: classes 0 .. num_classes - 1; ``None`` takes the largest label + 1.
+    Raises:
+      ValueError: if the dataset has no labels, or a class has no clip in it.
+    """
+    encoded = encode_dataset(model, dataset)
+    labels = encoded["label"]
+    known = labels[labels >= 0]
+    if not len(known):
+        raise ValueError("class means need labelled clips; the dataset has none")
+    num_classes = num_classes or int(known.max()) + 1
+    counts = np.bincount(known, minlength=num_classes)[:num_classes]  # [classes]
+    if np.any(counts == 0):
+        raise ValueError(f"no clip of class(es) {np.flatnonzero(counts == 0).tolist()} in dataset")
+    mean = np.stack([encoded["mean"][labels == c].mean(axis=0) for c in range(num_classes)])
+    spread = np.stack(
+        [np.sqrt(np.mean(encoded["stddev"][labels == c] ** 2, axis=0)) for c in range(num_classes)]
+    )  # [classes, latent]
+    return ClassMeans(mean=mean, spread=spread, counts=counts)
+
+
+def fit_prior(model: VAE, dataset: tf.data.Dataset, *, iterations: int = 50, seed: int = 0) -> None:
+    """Refits the model's prior to the aggregate posterior of ``dataset`` (in place).
+
+    The prior must offer ``fit_to_posteriors(means, stddevs, labels, iterations=, seed=)`` (see
+    `MixtureOfGaussiansPrior.fit_to_posteriors`); a conditional prior gets the labels.
+
+    Raises:
+      TypeError: if the model's prior cannot be fitted.
+    """
+    fit = getattr(model.prior, "fit_to_posteriors", None)
+    if fit is None:
+        raise TypeError(
+            f"{type(model.prior).__name__} has no fit_to_posteriors method: it cannot be refitted"
+        )
+    encoded = encode_dataset(model, dataset)
+    labels = encoded["label"] if model.prior.conditional else None
+    fit(encoded["mean"], encoded["stddev"], labels, iterations=iterations, seed=seed)

@@ -1,0 +1,1 @@
+"""Training: `fit.train` (Keras `fit`, resumable run folders) and the `callbacks` it runs."""

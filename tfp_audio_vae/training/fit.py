@@ -1,0 +1,99 @@
+"""Training with Keras `fit`: seeded, checkpointed every epoch, resumable, stopped on NaN.
+
+A run folder holds everything of one training run::
+
+    run_dir/
+      checkpoints/   tf.train checkpoints (weights, optimizer state, epoch), one per finished epoch
+      logs/          TensorBoard event files
+      history.csv    one row of metrics per epoch
+      model.keras    the final model, with its config and spectrogram normalisation
+
+Started again with the same folder, `train` resumes after the last finished epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfp_audio_vae.models.saving import save_model
+from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.training.callbacks import (
+    EpochCheckpoint,
+    EpochHistory,
+    FitPrior,
+    StopOnNonFinite,
+)
+
+
+def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, tf.Variable]:
+    model.optimizer.build(model.trainable_variables)  # so its slots exist before a restore
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch)
+    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    return manager, epoch
+
+
+def train(
+    model: VAE,
+    train_data: tf.data.Dataset,
+    run_dir: str | Path,
+    *,
+    epochs: int,
+    validation_data: tf.data.Dataset | None = None,
+    learning_rate: float = 1e-3,
+    clipnorm: float | None = 10.0,
+    fit_prior_every: int = 0,
+    seed: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = "auto",
+) -> keras.callbacks.History:
+    """Fits ``model`` for ``epochs`` epochs (in total, counting those of an earlier interrupted run).
+
+    Args:
+      model: a `VAE` (compiled here with Adam unless already compiled).
+      train_data: batches of ``{"spectrogram", "label", ...}`` from `pipeline.spectrogram_dataset`.
+      run_dir: the run folder (see the module docstring); created if missing.
+      epochs: total number of epochs.
+      validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
+      learning_rate, clipnorm: Adam's settings when this function compiles the model.
+      fit_prior_every: for a mixture prior, refit it to the aggregate posterior of
+        ``train_data`` every this many epochs and at the end (`FitPrior`); 0 never does.
+      seed: seeds Python, NumPy and TensorFlow, so a run repeats on the same machine.
+      callbacks: further Keras callbacks.
+      verbose: Keras verbosity (progress bar by default).
+    Returns:
+      the Keras ``History`` of the epochs run now (empty when the run had already finished).
+    Raises:
+      NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays in ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    if not model.compiled:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
+    manager, epoch = _checkpoint(model, run_dir)
+    initial_epoch = int(epoch.numpy())
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        shuffle=False,  # the pipeline shuffles (seeded)
+        verbose=verbose,
+        callbacks=[
+            StopOnNonFinite(manager),
+            *([FitPrior(train_data, fit_prior_every)] if fit_prior_every else []),
+            EpochCheckpoint(manager, epoch),
+            EpochHistory(run_dir / "history.csv", initial_epoch),
+            keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+            *callbacks,
+        ],
+    )
+    save_model(model, run_dir / "model.keras")
+    return history
