@@ -29,11 +29,9 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfp_audio_vae.synthesis.griffin_lim import (  # noqa: E402
-    griffin_lim,
-    spectral_convergence,
-    stft_magnitude,
-)
+from tfp_audio_vae.data.stft import stft_magnitude  # noqa: E402
+from tfp_audio_vae.evaluation.scores import spectral_convergence  # noqa: E402
+from tfp_audio_vae.synthesis.griffin_lim import griffin_lim  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 N_FFT, HOP, SAMPLES, SAMPLE_RATE = 256, 64, 8192, 8000

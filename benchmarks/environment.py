@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import os
 import platform
 from types import ModuleType
 
+from tfp_audio_vae.machine import machine_record
+
 
 def environment(*modules: ModuleType) -> dict[str, str | int | float]:
-    """Date, Python, platform, CPU count, load at start, and each module's ``__version__``."""
+    """Date, Python, platform, the machine (`machine_record`: CPU model, cores, load, measured
+    matmul GFLOP/s) and each module's ``__version__``."""
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min_at_start": os.getloadavg()[0],
+        **machine_record(),
         **{module.__name__: module.__version__ for module in modules},
     }

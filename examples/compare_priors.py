@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from tfp_audio_vae.evaluation import plots  # noqa: E402
 from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
 from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
+from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
 from tfp_audio_vae.models.variants import build_vae  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
@@ -155,6 +155,7 @@ def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int)
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    machine = {"at_start": machine_record()}  # timings compare across machines only with this
     started = time.time()
     out = Path(args.out)
     root = fsdd.locate(args.fsdd)
@@ -230,12 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = {"real test audio (ceiling)": ceiling_row(real), **results}
     markdown = table(rows)
     total = time.time() - started
+    machine["at_end"] = machine_record()
+    speed = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
         f"FSDD test split ({len(test_records)} clips), {epochs} epochs per model, seed "
         f"{args.seed}, IWAE k={k}, {n_samples} generated clips per figure. "
-        f"Run {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores) in "
-        f"{total / 60:.1f} min: `{command.strip()}`."
+        f"Run {datetime.date.today()} on {machine['at_start']['cpu_model']} "
+        f"({os.cpu_count()} cores, fp32 matmul {speed:.0f} GFLOP/s) in {total / 60:.1f} min: "
+        f"`{command.strip()}`."
     )
     print("\n" + header + "\n\n" + markdown)
     write_text(out / "results.md", header + "\n\n" + markdown + "\n")
@@ -244,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": str(datetime.date.today()),
         "epochs": epochs,
         "seconds": total,
+        "machine": machine,
         "timings": timings,
         "results": results,
     }
