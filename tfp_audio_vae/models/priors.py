@@ -1,10 +1,14 @@
 """Priors p(z) over the latent space, as Keras layers that return `tfd.Distribution` objects.
 
 A prior is a `Prior` subclass with one method, `distribution`, that builds a distribution with event
-shape ``[latent_dim]`` from the layer's current weights. Weights made with ``add_weight`` train with
-the rest of the VAE. Subclasses are registered for safe Keras serialisation automatically, so a
-model with a user's own prior saves and loads (the class must be defined, e.g. imported, before
-loading).
+shape ``[latent_dim]`` from the layer's current weights. Weights made with ``add_weight`` (or Keras 3
+layers held as attributes) train with the rest of the VAE. Subclasses are registered for safe Keras
+serialisation automatically, so a model with a user's own prior saves and loads (the class must be
+defined, e.g. imported, before loading). A prior that needs the model's encoder (a VampPrior) gets
+it through `Prior.connect` when the VAE is built.
+
+Built in: `StandardNormalPrior`, `MixtureOfGaussiansPrior` (optionally conditional on a class),
+`VampPrior` (Tomczak & Welling 2018) and `RealNVPPrior` (a flow, Dinh et al. 2017).
 
 #### Examples
 
@@ -25,6 +29,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 tfd = tfp.distributions
+tfb = tfp.bijectors
 
 _SOFTPLUS_INVERSE_OF_ONE = 0.5413248546129181  # log(e - 1)
 
@@ -72,21 +77,94 @@ class Prior(keras.layers.Layer):
         """log p(z) in nats: z ``[..., batch, latent_dim]`` -> ``[..., batch]``."""
         return self.distribution(labels).log_prob(z)
 
+    def connect(self, encoder: keras.layers.Layer, input_shape: tuple[int, ...]) -> None:
+        """Called once by `VAE` as it is built, with the model's encoder and one input's shape
+        ``(freq, time, 1)``: the hook for a prior that needs them (`VampPrior` keeps the encoder
+        and makes its pseudo-inputs here). Weights created here train and save like any other.
+        The default does nothing."""
+        del encoder, input_shape
+
     def sample(
-        self, n: int, labels: tf.Tensor | None = None, seed: int | tuple[int, int] | None = None
+        self,
+        n: int,
+        labels: tf.Tensor | None = None,
+        *,
+        temperature: float = 1.0,
+        seed: int | tuple[int, int] | None = None,
     ) -> tf.Tensor:
         """``n`` draws ``[n, latent_dim]``; a conditional prior given ``labels`` ``[n]`` draws one
-        per label. An ``(int, int)`` seed is stateless: the same pair gives the same draws."""
-        dist = self.distribution(labels)
-        if labels is not None and dist.batch_shape.rank:  # one distribution per label
-            return dist.sample(seed=seed)  # [n, latent]
-        return dist.sample(n, seed=seed)  # [n, latent]
+        per label. An ``(int, int)`` seed is stateless: the same pair gives the same draws.
+
+        ``temperature`` (> 0; 1 samples the prior itself) shrinks each draw towards the centre
+        it came from (`sample_with_temperature`): a mixture's draw towards its own component's
+        mean, a flow's base draw towards the base mean, any other distribution's towards its mean.
+        Override this for a prior where none of these is right.
+        """
+        return sample_with_temperature(
+            self.distribution(labels), n, temperature=temperature, seed=seed
+        )
 
     def call(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
         return self.distribution(labels)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+def sample_with_temperature(
+    distribution: tfd.Distribution,
+    n: int,
+    *,
+    temperature: float = 1.0,
+    seed: int | tuple[int, int] | None = None,
+) -> tf.Tensor:
+    """``n`` draws of a distribution over ``[latent]``, each pulled towards its centre.
+
+    ``z = c + temperature * (x - c)`` for a draw ``x`` and its centre ``c``:
+    - a `tfd.MixtureSameFamily`: the mean of the component the draw came from;
+    - a `tfd.TransformedDistribution` (a flow): ``x`` and ``c`` are the base distribution's draw
+      and mean, and ``z`` is pushed through the bijector;
+    - anything else: the distribution's mean (an error names the distribution if it has none).
+    At temperature 1 this is plain sampling and no centre is computed.
+
+    Args:
+      distribution: event ``[latent]``; batch ``[]`` (``n`` draws) or ``[n]`` (one draw each).
+      n: number of draws.
+      temperature: > 0.
+      seed: an int, a stateless ``(int, int)`` pair, or None.
+    Returns:
+      ``[n, latent]``.
+    """
+    if not (temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    per_draw = distribution.batch_shape.rank > 0  # batch [n]: one draw from each
+    shape = [] if per_draw else [n]
+    if temperature == 1.0:
+        return distribution.sample(shape, seed=seed)  # [n, latent]
+    index_seed, draw_seed = tfp.random.split_seed(seed, n=2)
+    if hasattr(distribution, "mixture_distribution"):  # tfd.MixtureSameFamily
+        index = distribution.mixture_distribution.sample(shape, seed=index_seed)  # [n]
+        components = distribution.components_distribution  # batch [K] or [n, K]
+        draws = components.sample(shape, seed=draw_seed)  # [n, K, latent]
+        centres = components.mean()  # [K, latent] or [n, K, latent]
+        x = tf.gather(draws, index, batch_dims=1)  # [n, latent]
+        c = tf.gather(centres, index, batch_dims=1 if per_draw else 0)  # [n, latent]
+        return c + temperature * (x - c)
+    if hasattr(distribution, "bijector"):  # tfd.TransformedDistribution (a flow)
+        base = distribution.distribution
+        x = base.sample(shape if per_draw or base.batch_shape.rank == 0 else [], seed=draw_seed)
+        c = base.mean()
+        return distribution.bijector.forward(c + temperature * (x - c))  # [n, latent]
+    x = distribution.sample(shape, seed=draw_seed)  # [n, latent]
+    try:
+        c = distribution.mean()
+    except NotImplementedError as error:
+        raise ValueError(
+            f"temperature {temperature} needs a centre to shrink towards, and "
+            f"{type(distribution).__name__} has no mean: sample at temperature 1, or override "
+            "Prior.sample"
+        ) from error
+    return c + temperature * (x - c)
 
 
 class StandardNormalPrior(Prior):
@@ -200,18 +278,6 @@ class MixtureOfGaussiansPrior(Prior):
         return tf.reshape(tf.nn.log_softmax(per_class, axis=-1), [-1]) - tf.math.log(
             float(self.num_classes)
         )
-
-    def sample_components(
-        self, n: int, labels: tf.Tensor | None = None, seed: tuple[int, int] = (0, 1)
-    ) -> tf.Tensor:
-        """int32 ``[n]`` component indices drawn from the mixture weights (within ``labels``'
-        classes if given, for a conditional prior)."""
-        if labels is None:
-            return tfd.Categorical(logits=self.mixture_logits).sample(n, seed=seed)
-        labels = tf.convert_to_tensor(labels, tf.int32)  # [n]
-        per_class = tf.reshape(self.logits, [self.num_classes, self.components_per_class])
-        within = tfd.Categorical(logits=tf.gather(per_class, labels)).sample(seed=seed)  # [n]
-        return labels * self.components_per_class + within
 
     def components(self) -> tfd.MultivariateNormalDiag:
         """The components as one distribution with batch shape ``[num_components]``."""
@@ -329,3 +395,179 @@ def _fit_gaussians(
         var = spread / totals[:, None] + 1e-6  # [k, d]
         weights = totals / totals.sum()  # [k]
     return weights, locs, np.sqrt(var)
+
+
+class VampPrior(Prior):
+    """The VampPrior (Tomczak & Welling 2018): a mixture of the encoder's own posteriors at
+    ``num_pseudo_inputs`` learned inputs, ``p(z) = (1/K) sum_k q(z | u_k)``.
+
+    It follows the aggregate posterior by construction, sharing the encoder's weights; its KL has
+    no closed form (Monte Carlo). The pseudo-inputs ``u_k`` ``[K, freq, time, 1]`` live in the
+    model's normalised spectrogram space, start as N(0, ``init_scale``^2) draws, and are made by
+    `connect` once the VAE gives the prior its encoder and input shape.
+
+    #### Examples
+
+    ```python
+    model = build_vae(config, VampPrior(latent_dim=32, num_pseudo_inputs=50))
+    model.prior.distribution()  # MixtureSameFamily, batch [], event [32]
+    ```
+
+    Args:
+      latent_dim: size of the latent space.
+      num_pseudo_inputs: K, the mixture's components.
+      init_scale: standard deviation of the initial pseudo-inputs (normalised units).
+      seed: seed of the initial pseudo-inputs.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        num_pseudo_inputs: int = 50,
+        init_scale: float = 1.0,
+        seed: int | None = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(latent_dim, **kwargs)
+        if int(num_pseudo_inputs) < 1:
+            raise ValueError(f"num_pseudo_inputs must be at least 1, got {num_pseudo_inputs}")
+        self.num_pseudo_inputs = int(num_pseudo_inputs)
+        self.init_scale = float(init_scale)
+        self.seed = seed
+        self.pseudo_inputs = None
+
+    def connect(self, encoder: keras.layers.Layer, input_shape: tuple[int, ...]) -> None:
+        # The encoder belongs to the VAE (which trains and saves it): kept out of Keras' tracking
+        # here so its weights are not counted, or saved, twice.
+        self.__dict__["_encoder"] = encoder
+        if self.pseudo_inputs is None:
+            self.pseudo_inputs = self.add_weight(
+                shape=(self.num_pseudo_inputs, *input_shape),
+                initializer=keras.initializers.RandomNormal(stddev=self.init_scale, seed=self.seed),
+                name="pseudo_inputs",
+            )  # [K, freq, time, 1]
+
+    def distribution(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        del labels  # unconditional
+        encoder = self.__dict__.get("_encoder")
+        if encoder is None:
+            raise RuntimeError("a VampPrior needs an encoder: use it inside a VAE (build_vae)")
+        posteriors = encoder(self.pseudo_inputs)  # batch [K], event [latent]
+        return tfd.MixtureSameFamily(
+            mixture_distribution=tfd.Categorical(logits=tf.zeros([self.num_pseudo_inputs])),
+            components_distribution=posteriors,
+        )  # batch [], event [latent]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "num_pseudo_inputs": self.num_pseudo_inputs,
+            "init_scale": self.init_scale,
+            "seed": self.seed,
+        }
+
+
+class RealNVPPrior(Prior):
+    """A normalising-flow prior: N(0, I) pushed through ``num_layers`` RealNVP affine couplings
+    (Dinh et al. 2017), ``p(z) = N(f^-1(z); 0, I) |det df^-1/dz|``.
+
+    Each coupling keeps half of z and shifts and scales the other half by a small Keras 3 MLP of
+    the kept half (the halves swap between couplings); the MLPs' last layers start at zero, so the
+    flow starts as the identity and the prior as N(0, I). Log-scales pass through ``tanh`` times
+    ``max_log_scale``, so a step never scales by more than ``e^max_log_scale``. Density and
+    sampling are both one pass; the KL is Monte Carlo. Temperature scales the base draw.
+
+    #### Examples
+
+    ```python
+    prior = RealNVPPrior(latent_dim=2, num_layers=2, hidden_units=(8,))
+    prior.distribution().log_prob([[0.0, 0.0]])  # [-1.837877]: N(0, I) at the start
+    ```
+
+    Args:
+      latent_dim: size of the latent space (at least 2).
+      num_layers: affine couplings.
+      hidden_units: the MLPs' hidden layer widths.
+      max_log_scale: bound of each coupling's log-scale.
+      seed: seed of the MLPs' initial weights.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        num_layers: int = 4,
+        hidden_units: tuple[int, ...] = (128, 128),
+        max_log_scale: float = 2.0,
+        seed: int | None = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(latent_dim, **kwargs)
+        if self.latent_dim < 2:
+            raise ValueError(f"a RealNVPPrior needs latent_dim >= 2, got {latent_dim}")
+        self.num_layers = int(num_layers)
+        self.hidden_units = tuple(int(h) for h in hidden_units)
+        self.max_log_scale = float(max_log_scale)
+        self.seed = seed
+        kept = self.latent_dim // 2
+        self.couplings = [
+            _coupling_network(
+                kept if i % 2 == 0 else self.latent_dim - kept,
+                self.latent_dim - kept if i % 2 == 0 else kept,
+                self.hidden_units,
+                None if seed is None else seed + 100 * i,
+            )
+            for i in range(self.num_layers)
+        ]
+
+    def distribution(self, labels: tf.Tensor | None = None) -> tfd.Distribution:
+        del labels  # unconditional
+        d, kept = self.latent_dim, self.latent_dim // 2
+        swap = tfb.Permute(permutation=list(range(kept, d)) + list(range(kept)))
+        steps = []
+        for i, network in enumerate(self.couplings):
+            steps.append(
+                tfb.RealNVP(
+                    num_masked=kept if i % 2 == 0 else d - kept,
+                    shift_and_log_scale_fn=self._shift_and_log_scale(network),
+                )
+            )
+            steps.append(swap if i % 2 == 0 else tfb.Invert(swap))
+        base = tfd.MultivariateNormalDiag(loc=tf.zeros([d]))
+        return tfd.TransformedDistribution(base, tfb.Chain(list(reversed(steps))))
+
+    def _shift_and_log_scale(self, network: keras.Sequential):
+        def shift_and_log_scale(x: tf.Tensor, output_units: int) -> tuple[tf.Tensor, tf.Tensor]:
+            flat = tf.reshape(x, [-1, x.shape[-1]])  # [N, kept]: any leading axes, flattened
+            out = tf.reshape(network(flat), tf.concat([tf.shape(x)[:-1], [2 * output_units]], 0))
+            shift, raw = tf.split(out, 2, axis=-1)  # [..., output_units] each
+            return shift, self.max_log_scale * tf.tanh(raw / self.max_log_scale)
+
+        return shift_and_log_scale
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "num_layers": self.num_layers,
+            "hidden_units": list(self.hidden_units),
+            "max_log_scale": self.max_log_scale,
+            "seed": self.seed,
+        }
+
+
+def _coupling_network(
+    inputs: int, outputs: int, hidden_units: tuple[int, ...], seed: int | None
+) -> keras.Sequential:
+    """An MLP ``[..., inputs] -> [..., 2 * outputs]`` (shift and raw log-scale), last layer zero."""
+    layers: list[keras.layers.Layer] = [keras.Input((inputs,))]
+    for j, width in enumerate(hidden_units):
+        layers.append(
+            keras.layers.Dense(
+                width,
+                activation="silu",
+                kernel_initializer=keras.initializers.GlorotUniform(
+                    seed=None if seed is None else seed + j
+                ),
+            )
+        )
+    layers.append(keras.layers.Dense(2 * outputs, kernel_initializer="zeros"))
+    return keras.Sequential(layers)

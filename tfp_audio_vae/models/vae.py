@@ -11,6 +11,7 @@ TFP registers one for the posterior/prior pair, otherwise a Monte-Carlo estimate
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import keras
@@ -32,6 +33,25 @@ def analytic_kl_available(posterior: tfd.Distribution, prior: tfd.Distribution) 
     except NotImplementedError:
         return False
     return True
+
+
+def _refuse_untracked(
+    prior: Prior, used: Sequence[tf.Variable], tracked: Sequence[keras.Variable]
+) -> None:
+    """Raises TypeError if the prior's density reads trainable variables Keras does not track.
+
+    A raw ``tf.Variable`` attribute or a tf-keras layer (e.g. ``tfb.AutoregressiveNetwork``) inside
+    a Keras 3 layer is invisible to Keras: it would never train, and never be saved.
+    """
+    known = {id(w.value) for w in tracked}
+    untracked = sorted({v.name for v in used if v.trainable and id(v) not in known})
+    if untracked:
+        raise TypeError(
+            f"{type(prior).__name__}.distribution() uses trainable variables Keras does not track "
+            f"({', '.join(untracked)}): they would never train or be saved. Create weights with "
+            "self.add_weight and networks from Keras 3 layers (keras.layers.Dense, ...), not "
+            "tf.Variable or tf-keras layers such as tfp.bijectors.AutoregressiveNetwork"
+        )
 
 
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
@@ -121,8 +141,11 @@ class VAE(keras.Model):
         x = tf.zeros([1, *input_shape[1:]])
         z = tf.convert_to_tensor(self.encoder(x).sample())  # [1, latent]
         self.decoder(z)
-        self.prior.distribution()
+        self.prior.connect(self.encoder, tuple(input_shape[1:]))
+        with tf.GradientTape() as tape:  # records every trainable variable the prior reads
+            self.prior.log_prob(z)
         super().build(input_shape)
+        _refuse_untracked(self.prior, tape.watched_variables(), self.trainable_weights)
 
     def encode(self, x: tf.Tensor) -> tfd.Distribution:
         """q(z | x): x ``[batch, freq, time, 1]`` -> batch ``[batch]``, event ``[latent]``."""

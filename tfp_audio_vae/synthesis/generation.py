@@ -3,40 +3,21 @@ reconstructions of any audio file, each as waveforms ``[n, num_samples]`` at the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
 from tfp_audio_vae.models.latents import ClassMeans
-from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.waveforms import decode_waveforms, to_audio
 
-tfd = tfp.distributions
-
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
-
-
-def _prior_draws(
-    model: VAE, n: int, labels: tf.Tensor | None, seed: int
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """(centres, draws), each ``[n, latent]``: prior draws and the mean of the component each came
-    from (labels pick a conditional prior's components; otherwise a mixture's are drawn)."""
-    prior = model.prior
-    if not isinstance(prior, MixtureOfGaussiansPrior):
-        z = prior.sample(n, seed=(seed, 0))  # [n, latent]
-        return tf.broadcast_to(prior.distribution().mean(), tf.shape(z)), z
-    index = prior.sample_components(n, labels if prior.conditional else None, seed=(seed, 1))
-    components = tfd.MultivariateNormalDiag(
-        loc=tf.gather(prior.means, index), scale_diag=tf.gather(prior.scales, index)
-    )  # batch [n], event [latent]
-    return components.mean(), components.sample(seed=(seed, 2))
 
 
 def sample_latents(
@@ -58,13 +39,13 @@ def sample_latents(
       the digit's posterior spread (`latents.class_mean_latents`); works with any prior.
     - ``"auto"``: ``"prior"`` where the model has a conditional prior, else ``"class-mean"``.
 
-    ``temperature`` scales each prior draw's distance from the mean of the component it came
-    from (a mixture's component, or the prior's mean for a unimodal prior); 1 samples the prior.
+    ``temperature`` scales each prior draw's distance from the centre it came from (see
+    `Prior.sample`: a mixture's component mean, a flow's base mean); 1 samples the prior.
     """
     if digits is not None and len(digits) != n:
         raise ValueError(f"{len(digits)} digits for {n} samples")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
     labels = None if digits is None else tf.constant(digits, tf.int32)  # [n]
     if labels is not None and method == "auto":
         method = "prior" if model.prior.conditional else "class-mean"
@@ -74,8 +55,8 @@ def sample_latents(
                 "method='prior' needs a conditional prior (build_vae(..., 'conditional')); "
                 "use method='class-mean'"
             )
-        centre, z = _prior_draws(model, n, labels, seed)  # [n, latent] each
-        return centre + temperature * (z - centre)
+        labels = labels if model.prior.conditional else None
+        return model.prior.sample(n, labels, temperature=temperature, seed=(seed, 0))
     if method != "class-mean":
         raise ValueError(f"unknown method {method!r}: 'auto', 'prior' or 'class-mean'")
     if class_means is None:
