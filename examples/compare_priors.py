@@ -25,6 +25,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
@@ -155,6 +156,9 @@ def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int)
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # The entry point seeds Python, NumPy and TensorFlow globally; the library itself only takes
+    # the explicit seeds passed below.
+    keras.utils.set_random_seed(args.seed)
     machine = {"at_start": machine_record()}  # timings compare across machines only with this
     started = time.time()
     out = Path(args.out)

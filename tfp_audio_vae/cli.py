@@ -448,6 +448,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tfp_audio_vae.training.callbacks import NonFiniteLossError
 
     try:
+        if getattr(args, "seed", None) is not None:
+            # The entry point seeds Python, NumPy and TensorFlow globally; the library passes
+            # --seed explicitly to every initializer and sampler and never seeds globally itself.
+            import keras
+
+            keras.utils.set_random_seed(args.seed)
         args.func(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -42,6 +42,7 @@ from tfp_audio_vae.data.pipeline import load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
 from tfp_audio_vae.files import save_keras
+from tfp_audio_vae.seeds import derive_seed, glorot_uniform
 
 JUDGE_VERSION = "v1"
 """Bump when the architecture, input features or training recipe change: the cache file's name."""
@@ -194,22 +195,40 @@ def build_judge(
     Each conv block is 3x3 conv -> batch norm -> ReLU -> 2x2 max-pool; global average pooling,
     a dense ReLU layer named ``"features"`` (``feature_dim``, the Fréchet space), dropout and a
     softmax over the 10 digits follow.
+
+    ``seed`` seeds every initial weight and the augmentation and dropout draws explicitly (each
+    layer's from `seeds.derive_seed`); no global generator is touched.
     """
     wave = keras.Input((num_samples,), name="waveform")  # [batch, samples]
-    h = WaveAugment(seed=seed, name="augment")(wave)
+    h = WaveAugment(seed=derive_seed(seed, "WaveAugment"), name="augment")(wave)
     h = LogMel(name="log_mel")(h)  # [batch, 64, 64, 1] for 8,192 samples
     h = keras.layers.BatchNormalization(name="input_norm")(h)
     for i, width in enumerate(filters):
-        h = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(h)
+        h = keras.layers.Conv2D(
+            width,
+            3,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=glorot_uniform(seed, "judge", i),
+            name=f"conv{i}",
+        )(h)
         h = keras.layers.BatchNormalization(name=f"norm{i}")(h)
         h = keras.layers.ReLU(name=f"relu{i}")(h)
         h = keras.layers.MaxPooling2D(2, name=f"pool{i}")(h)  # [batch, 64 / 2^(i+1), ..., width]
     h = keras.layers.GlobalAveragePooling2D(name="pool")(h)  # [batch, filters[-1]]
-    h = keras.layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(h)
-    h = keras.layers.Dropout(dropout, seed=seed, name="dropout")(h)
-    probs = keras.layers.Dense(fsdd.NUM_DIGITS, activation="softmax", name="digit")(
-        h
-    )  # [batch, 10]
+    h = keras.layers.Dense(
+        feature_dim,
+        activation="relu",
+        kernel_initializer=glorot_uniform(seed, "judge", len(filters)),
+        name=FEATURES_LAYER,
+    )(h)
+    h = keras.layers.Dropout(dropout, seed=derive_seed(seed, "Dropout"), name="dropout")(h)
+    probs = keras.layers.Dense(
+        fsdd.NUM_DIGITS,
+        activation="softmax",
+        kernel_initializer=glorot_uniform(seed, "judge", len(filters) + 1),
+        name="digit",
+    )(h)  # [batch, 10]
     return keras.Model(wave, probs, name=f"digit_judge_{JUDGE_VERSION}")
 
 
@@ -232,7 +251,8 @@ def train_judge(
       waves: float32 ``[n, samples]`` at 8 kHz (``samples`` fixes the model's input length).
       digits: int ``[n]`` in 0-9.
       epochs: passes over ``waves``.
-      seed: seeds the weights, the shuffling and the augmentation.
+      seed: seeds the weights, the shuffling, the augmentation and the dropout, each explicitly:
+        no global generator is seeded or advanced (`main` seeds them for the command line).
       validation: optional ``(waves, digits)`` evaluated after every epoch (``val_accuracy``).
       batch_size, learning_rate: Adam's batch size and peak learning rate.
       verbose: Keras verbosity.
@@ -247,7 +267,6 @@ def train_judge(
         )
     if digits.min() < 0 or digits.max() >= fsdd.NUM_DIGITS:
         raise ValueError(f"digits must lie in 0-{fsdd.NUM_DIGITS - 1}")
-    keras.utils.set_random_seed(seed)
     model = build_judge(num_samples=waves.shape[1], seed=seed)
     steps = epochs * math.ceil(len(waves) / batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
@@ -384,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
     args = parser.parse_args(argv)
+    keras.utils.set_random_seed(args.seed)  # an entry point: seeds anything left unseeded
 
     root = fsdd.locate(args.fsdd, download=False)
     config = SpectrogramConfig()

@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -89,12 +88,16 @@ def active_units(model: VAE, dataset: tf.data.Dataset, threshold: float = 0.01) 
     return int(np.sum(variances > threshold))
 
 
-def likelihood(model: VAE, dataset: tf.data.Dataset, k: int = 100) -> dict[str, float]:
+def likelihood(
+    model: VAE, dataset: tf.data.Dataset, k: int = 100, *, seed: int = 0
+) -> dict[str, float]:
     """Mean bounds on the log-likelihood of ``dataset``'s spectrograms.
 
     The bounds are on the marginal log p(x), with the prior p(z) itself (for a conditional
     mixture, the mixture over all digits), so they compare across priors. A conditional prior
     also gets ``neg_iwae_given_digit``, the bound on -log p(x | digit) with p(z | digit).
+    Batch ``i`` draws z from the stateless seeds ``(seed, 3i)``, ``(seed, 3i + 1)`` and
+    ``(seed, 3i + 2)``, so the same seed gives the same figures.
 
     Returns:
       ``neg_elbo``, ``nll`` and ``kl`` (nats per clip; one posterior draw per clip for ``nll``),
@@ -108,13 +111,13 @@ def likelihood(model: VAE, dataset: tf.data.Dataset, k: int = 100) -> dict[str, 
     if conditional:
         totals["neg_iwae_given_digit"] = 0.0
     count, dims = 0, 0
-    for x, labels in _model_inputs(dataset):
-        terms = model.elbo_terms(x)  # each [b]; no labels: the marginal prior
+    for i, (x, labels) in enumerate(_model_inputs(dataset)):
+        terms = model.elbo_terms(x, seed=(seed, 3 * i))  # each [b]; no labels: the marginal prior
         for name in ("neg_elbo", "nll", "kl"):
             totals[name] += float(tf.reduce_sum(terms[name]))
-        totals["neg_iwae"] -= float(tf.reduce_sum(model.iwae(x, k=k)))
+        totals["neg_iwae"] -= float(tf.reduce_sum(model.iwae(x, k=k, seed=(seed, 3 * i + 1))))
         if conditional:
-            given = model.iwae(x, k=k, labels=labels)  # [b]
+            given = model.iwae(x, k=k, labels=labels, seed=(seed, 3 * i + 2))  # [b]
             totals["neg_iwae_given_digit"] -= float(tf.reduce_sum(given))
         count += int(x.shape[0])
         dims = int(np.prod(x.shape[1:]))  # freq * time * 1
@@ -341,7 +344,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Every figure of this module for one model on the test clips, as a JSON-ready dict.
 
-    Seeds Python, NumPy and TensorFlow with ``seed`` first, so a run repeats on one machine.
+    Every random draw takes its seed from ``seed`` (z draws, prior samples, Griffin-Lim's
+    phases), so a run repeats on one machine; no global generator is seeded or advanced.
 
     Args:
       model: a trained VAE (with its ``spectrogram_config``).
@@ -351,17 +355,16 @@ def evaluate(
         model without a conditional prior.
       k: importance samples of the IWAE bound.
       n_samples: generated clips per figure.
-      seed, n_iter, batch_size: seeding, Griffin-Lim iterations, clips per batch.
+      seed, n_iter, batch_size: seed of every draw, Griffin-Lim iterations, clips per batch.
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
       "real_audio", "mixture"}`` (``mixture`` only for mixture priors, without the per-clip
       assignment); see the functions of the same names.
     """
-    keras.utils.set_random_seed(seed)
     config = model.audio_config()
     test = spectrogram_batches(test_waves, test_digits, config, batch_size)
     results: dict[str, Any] = {
-        "likelihood": likelihood(model, test, k=k),
+        "likelihood": likelihood(model, test, k=k, seed=seed),
         "active_units": active_units(model, test),
         "latent_dim": model.latent_dim,
         "reconstruction": reconstruction_metrics(

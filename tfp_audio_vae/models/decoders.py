@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae.seeds import glorot_uniform
+
 tfd = tfp.distributions
 
 
@@ -32,6 +34,8 @@ class ConvDecoder(keras.layers.Layer):
       kernel_size: convolution kernel size.
       scale: ``"pixel"``, ``"bin"`` or ``"global"``.
       scale_floor: smallest likelihood standard deviation.
+      seed: seeds the initial weights (each layer's from `seeds.derive_seed`); the same seed
+        builds the same decoder, and no global generator is touched.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class ConvDecoder(keras.layers.Layer):
         kernel_size: int = 3,
         scale: Literal["pixel", "bin", "global"] = "pixel",
         scale_floor: float = 0.05,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -49,6 +54,7 @@ class ConvDecoder(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         self.scale = scale
         self.scale_floor = float(scale_floor)
+        self.seed = int(seed)
         if scale not in ("pixel", "bin", "global"):
             raise ValueError(f"scale must be 'pixel', 'bin' or 'global', got {scale!r}")
         freq, time, channels = self.spectrogram_shape
@@ -60,16 +66,26 @@ class ConvDecoder(keras.layers.Layer):
             )
         self.grid = (freq // factor, time // factor, self.filters[0])
         self.from_latent = keras.layers.Dense(
-            self.grid[0] * self.grid[1] * self.grid[2], activation="silu"
+            self.grid[0] * self.grid[1] * self.grid[2],
+            activation="silu",
+            kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", 0),
         )
         self.blocks = [
             keras.layers.Conv2DTranspose(
-                f, self.kernel_size, strides=2, padding="same", activation="silu"
+                f,
+                self.kernel_size,
+                strides=2,
+                padding="same",
+                activation="silu",
+                kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", i + 1),
             )
-            for f in self.filters
+            for i, f in enumerate(self.filters)
         ]
         self.to_params = keras.layers.Conv2D(
-            2 if scale == "pixel" else 1, self.kernel_size, padding="same"
+            2 if scale == "pixel" else 1,
+            self.kernel_size,
+            padding="same",
+            kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", len(self.filters) + 1),
         )
         if scale != "pixel":
             shape = (freq, 1, 1) if scale == "bin" else (1, 1, 1)
@@ -99,4 +115,5 @@ class ConvDecoder(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "scale": self.scale,
             "scale_floor": self.scale_floor,
+            "seed": self.seed,
         }

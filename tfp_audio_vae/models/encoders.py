@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae.seeds import glorot_uniform
+
 tfd = tfp.distributions
 
 
@@ -25,6 +27,8 @@ class ConvEncoder(keras.layers.Layer):
       filters: channels of each stride-2 block.
       kernel_size: convolution kernel size.
       scale_floor: smallest posterior standard deviation.
+      seed: seeds the initial weights (each layer's from `seeds.derive_seed`); the same seed
+        builds the same encoder, and no global generator is touched.
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class ConvEncoder(keras.layers.Layer):
         filters: Sequence[int] = (16, 32, 64, 128, 256),
         kernel_size: int = 3,
         scale_floor: float = 1e-3,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -40,12 +45,23 @@ class ConvEncoder(keras.layers.Layer):
         self.filters = tuple(int(f) for f in filters)
         self.kernel_size = int(kernel_size)
         self.scale_floor = float(scale_floor)
+        self.seed = int(seed)
         self.blocks = [
-            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", activation="silu")
-            for f in self.filters
+            keras.layers.Conv2D(
+                f,
+                self.kernel_size,
+                strides=2,
+                padding="same",
+                activation="silu",
+                kernel_initializer=glorot_uniform(self.seed, "ConvEncoder", i),
+            )
+            for i, f in enumerate(self.filters)
         ]
         self.flatten = keras.layers.Flatten()
-        self.to_params = keras.layers.Dense(2 * self.latent_dim)
+        self.to_params = keras.layers.Dense(
+            2 * self.latent_dim,
+            kernel_initializer=glorot_uniform(self.seed, "ConvEncoder", len(self.filters)),
+        )
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.call(tf.zeros([1, *input_shape[1:]]))  # creates every sub-layer's weights
@@ -68,4 +84,5 @@ class ConvEncoder(keras.layers.Layer):
             "filters": list(self.filters),
             "kernel_size": self.kernel_size,
             "scale_floor": self.scale_floor,
+            "seed": self.seed,
         }

@@ -6,6 +6,12 @@ All quantities are in nats per spectrogram, in the normalised spectrogram space 
 `SpectrogramConfig`; bits per dimension divide by ``freq * time * ln 2``. The KL is analytic where
 TFP registers one for the posterior/prior pair, otherwise a Monte-Carlo estimate
 ``mean_s[log q(z_s | x) - log p(z_s)]`` over ``kl_samples`` draws.
+
+Every draw of z is seeded explicitly, so no global generator is read or advanced: a training step
+draws from a stateless seed made of the model's ``seed`` and the optimizer's step (the same seed
+trains the same way, and a run resumed from a checkpoint draws what the uninterrupted run would
+have), bounds and reconstructions take a ``seed`` argument, and without one they draw from the
+model's own `keras.random.SeedGenerator` (``seed_generator``).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ import tensorflow_probability as tfp
 
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.priors import Prior
+from tfp_audio_vae.seeds import stateless_seed
 
 tfd = tfp.distributions
 
 KLMode = Literal["analytic", "mc", "auto"]
+Seed = int | tuple[int, int] | tf.Tensor
+"""A stateless seed: an int ``s`` (taken as ``(s, 0)``), a pair of ints or an int ``[2]`` tensor."""
 
 
 def analytic_kl_available(posterior: tfd.Distribution, prior: tfd.Distribution) -> bool:
@@ -70,6 +79,10 @@ class VAE(keras.Model):
       spectrogram_config: the pipeline's config, normalisation included; saved with the model.
       input_shape: ``(freq, time, 1)``; defaults to ``spectrogram_config.shape``. When known, the
         model builds at once (so it can be counted, saved and restored before any call).
+      seed: seeds the model's draws of z: training steps draw from ``(seed, step)``, and calls
+        without a ``seed`` argument from ``seed_generator``, a `keras.random.SeedGenerator` started
+        at ``seed`` (its position is saved in `training.fit.train`'s checkpoints, not in the
+        ``.keras`` file: a loaded model's unseeded draws start again from ``seed``).
     """
 
     def __init__(
@@ -85,6 +98,7 @@ class VAE(keras.Model):
         free_nats: float = 0.0,
         spectrogram_config: SpectrogramConfig | None = None,
         input_shape: tuple[int, int, int] | None = None,
+        seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -103,6 +117,10 @@ class VAE(keras.Model):
         self.warmup_steps = int(warmup_steps)
         self.free_nats = float(free_nats)
         self.spectrogram_config = spectrogram_config
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="vae_seed_generator")
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("loss", "neg_elbo", "nll", "kl", "bits_per_dim")
@@ -139,7 +157,7 @@ class VAE(keras.Model):
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         x = tf.zeros([1, *input_shape[1:]])
-        z = tf.convert_to_tensor(self.encoder(x).sample())  # [1, latent]
+        z = tf.convert_to_tensor(self.encoder(x).sample(seed=stateless_seed(0)))  # [1, latent]
         self.decoder(z)
         self.prior.connect(self.encoder, tuple(input_shape[1:]))
         with tf.GradientTape() as tape:  # records every trainable variable the prior reads
@@ -156,9 +174,10 @@ class VAE(keras.Model):
         return self.decoder(z)
 
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
-        """p(x | z) at one posterior draw z ~ q(z | x); x as in `fit` (a tensor or a batch dict)."""
+        """p(x | z) at one posterior draw z ~ q(z | x) (from ``seed_generator``); x as in `fit` (a
+        tensor or a batch dict)."""
         x, _ = self._unpack(x)
-        return self.decode(self.encode(x).sample())
+        return self.decode(self.encode(x).sample(seed=self.next_seed()))
 
     def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
         """Decoder mean at the posterior mean: ``[batch, freq, time, 1]`` -> same shape."""
@@ -168,9 +187,33 @@ class VAE(keras.Model):
         self, n: int, labels: tf.Tensor | None = None, seed: int | tuple[int, int] | None = None
     ) -> tf.Tensor:
         """Decoder means of ``n`` prior draws, ``[n, freq, time, 1]`` (per label for a conditional
-        prior; other priors ignore labels)."""
+        prior; other priors ignore labels). ``seed`` as in `Prior.sample`; ``None`` draws from
+        ``seed_generator``."""
+        if seed is None:
+            seed = self.next_seed()
         z = self.prior.sample(n, labels=self._prior_labels(labels), seed=seed)  # [n, latent]
         return self.decode(z).mean()
+
+    # ------------------------------------------------------------------ seeds
+
+    def next_seed(self) -> tf.Tensor:
+        """The next stateless int32 ``[2]`` seed of ``seed_generator`` (advances it)."""
+        return stateless_seed(self.seed_generator.next())
+
+    def _seed(self, seed: Seed | None) -> tf.Tensor:
+        return self.next_seed() if seed is None else stateless_seed(seed)
+
+    def training_seed(self) -> tf.Tensor:
+        """The stateless seed of the current training step: a function of the model's ``seed``,
+        the optimizer's step and the replica, so it needs no state of its own and repeats after a
+        resume from a checkpoint (which restores the step)."""
+        strategy = tf.distribute.get_strategy()
+        replica = tf.distribute.get_replica_context()
+        replica_id = 0 if replica is None else replica.replica_id_in_sync_group
+        step = tf.cast(self.optimizer.iterations, tf.int32)
+        index = step * strategy.num_replicas_in_sync + tf.cast(replica_id, tf.int32)
+        base = tf.stack([tf.constant(self.seed % 2**31, tf.int32), index])
+        return tfp.random.split_seed(base, n=1, salt="VAE.train_step")[0]
 
     # ------------------------------------------------------------------ bounds
 
@@ -191,7 +234,9 @@ class VAE(keras.Model):
     def _prior_labels(self, labels: tf.Tensor | None) -> tf.Tensor | None:
         return labels if self.prior.conditional else None
 
-    def elbo_terms(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    def elbo_terms(
+        self, x: tf.Tensor, labels: tf.Tensor | None = None, seed: Seed | None = None
+    ) -> dict[str, tf.Tensor]:
         """Per-example ``nll``, ``kl``, ``neg_elbo`` (nats) and ``bits_per_dim``, each ``[batch]``.
 
         The likelihood term uses one reparameterised draw z ~ q(z | x); a Monte-Carlo KL averages
@@ -200,11 +245,13 @@ class VAE(keras.Model):
         Args:
           x: spectrograms ``[batch, freq, time, 1]``.
           labels: int32 ``[batch]``, used only by a conditional prior.
+          seed: stateless seed of the draws (the same seed, the same terms); ``None`` draws from
+            ``seed_generator``.
         """
         labels = self._prior_labels(labels)
         posterior = self.encode(x)  # batch [b], event [latent]
         prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
-        z = posterior.sample(self.kl_samples)  # [S, b, latent]
+        z = posterior.sample(self.kl_samples, seed=self._seed(seed))  # [S, b, latent]
         nll = -self.decode(z[0]).log_prob(x)  # [b]
         if self.kl_mode(posterior, prior) == "analytic":
             kl = tfd.kl_divergence(posterior, prior)  # [b]
@@ -220,26 +267,36 @@ class VAE(keras.Model):
             "bits_per_dim": neg_elbo / (dims * math.log(2.0)),  # [b]
         }
 
-    def elbo(self, x: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
-        """The evidence lower bound per example, ``[batch]``, in nats."""
-        return -self.elbo_terms(x, labels)["neg_elbo"]
+    def elbo(
+        self, x: tf.Tensor, labels: tf.Tensor | None = None, seed: Seed | None = None
+    ) -> tf.Tensor:
+        """The evidence lower bound per example, ``[batch]``, in nats (``seed`` as in `elbo_terms`)."""
+        return -self.elbo_terms(x, labels, seed=seed)["neg_elbo"]
 
     def iwae(
-        self, x: tf.Tensor, k: int = 100, labels: tf.Tensor | None = None, chunk: int = 256
+        self,
+        x: tf.Tensor,
+        k: int = 100,
+        labels: tf.Tensor | None = None,
+        chunk: int = 256,
+        seed: Seed | None = None,
     ) -> tf.Tensor:
         """Importance-weighted bound on log p(x) (Burda et al. 2016) per example, ``[batch]``, nats.
 
         ``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x)``, z_i ~ q(z | x); k = 1 is the ELBO and the
-        bound tightens as k grows. The k draws are decoded ``chunk`` examples' worth at a time.
+        bound tightens as k grows. The k draws are decoded ``chunk`` examples' worth at a time, each
+        chunk from its own part of ``seed`` (stateless; ``None`` draws from ``seed_generator``).
         """
         labels = self._prior_labels(labels)
         posterior = self.encode(x)  # batch [b]
         batch = tf.shape(x)[0]
         per_chunk = max(1, chunk // int(x.shape[0] or 1))
+        starts = range(0, k, per_chunk)
+        seeds = tfp.random.split_seed(self._seed(seed), n=len(starts), salt="VAE.iwae")
         log_weights = []
-        for start in range(0, k, per_chunk):
+        for start, chunk_seed in zip(starts, seeds, strict=True):
             s = min(per_chunk, k - start)
-            z = posterior.sample(s)  # [s, b, latent]
+            z = posterior.sample(s, seed=chunk_seed)  # [s, b, latent]
             x_tiled = tf.tile(x, [s, 1, 1, 1])  # [s * b, freq, time, 1]
             log_lik = self.decode(tf.reshape(z, [-1, self.latent_dim])).log_prob(x_tiled)
             log_lik = tf.reshape(log_lik, [s, batch])  # [s, b]
@@ -278,7 +335,7 @@ class VAE(keras.Model):
     def train_step(self, data: Any) -> dict[str, Any]:
         x, labels = self._unpack(data)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(x, labels)
+            terms = self.elbo_terms(x, labels, seed=self.training_seed())
             kl = tf.reduce_mean(terms["kl"])
             kl_term = tf.maximum(kl, self.free_nats) if self.free_nats > 0 else kl
             loss = tf.reduce_mean(terms["nll"]) + self.kl_weight() * kl_term
@@ -322,6 +379,7 @@ class VAE(keras.Model):
                 self.spectrogram_config.to_dict() if self.spectrogram_config else None
             ),
             "input_shape": list(self.spectrogram_shape) if self.spectrogram_shape else None,
+            "seed": self.seed,
         }
 
     @classmethod

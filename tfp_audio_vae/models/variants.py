@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import keras
-
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.decoders import ConvDecoder
 from tfp_audio_vae.models.encoders import ConvEncoder
@@ -68,20 +66,22 @@ def build_vae(
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
       decoder_scale: how the likelihood's scale is learned (see `ConvDecoder`).
-      seed: seeds the initial weights (it sets Keras' global seed for Python, NumPy and
-        TensorFlow before building, so the same seed builds the same model).
+      seed: seeds the initial weights of the encoder, decoder and mixture prior, and the VAE's own
+        draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
+        Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
+        seeded, read or advanced.
       **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
     """
-    keras.utils.set_random_seed(seed)
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")
         prior = make_prior(prior, latent_dim, num_components, seed, components_per_class)
     latent_dim = prior.latent_dim
     return VAE(
-        ConvEncoder(latent_dim),
-        ConvDecoder(spectrogram_config.shape, scale=decoder_scale),
+        ConvEncoder(latent_dim, seed=seed),
+        ConvDecoder(spectrogram_config.shape, scale=decoder_scale, seed=seed),
         prior,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,
+        seed=seed,
         **vae_kwargs,
     )

@@ -77,19 +77,23 @@ class FitPrior(keras.callbacks.Callback):
     follow the encoder; fitting them to where the posteriors are is the exact optimum of the KL
     term for the current encoder. Measured on FSDD after 30 epochs: digit samples recognised 76%
     instead of 27%, and a better IWAE bound (1,717 instead of 1,739 nats).
+
+    The EM's initial components are picked with seed ``seed + epoch`` after epoch ``epoch``
+    (0-based) and with ``seed`` at the end.
     """
 
-    def __init__(self, data: tf.data.Dataset, every: int) -> None:
+    def __init__(self, data: tf.data.Dataset, every: int, seed: int = 0) -> None:
         super().__init__()
         self.data = data
         self.every = int(every)
+        self.seed = int(seed)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if (epoch + 1) % self.every == 0:
-            fit_prior(self.model, self.data, seed=epoch)
+            fit_prior(self.model, self.data, seed=self.seed + epoch)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        fit_prior(self.model, self.data)
+        fit_prior(self.model, self.data, seed=self.seed)
 
 
 class EpochHistory(keras.callbacks.Callback):

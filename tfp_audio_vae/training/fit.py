@@ -1,4 +1,4 @@
-"""Training with Keras `fit`: seeded, checkpointed every epoch, resumable, stopped on NaN.
+"""Training with Keras `fit`: repeatable, checkpointed every epoch, resumable, stopped on NaN.
 
 A run folder holds everything of one training run::
 
@@ -9,6 +9,11 @@ A run folder holds everything of one training run::
       model.keras    the final model, with its config and spectrogram normalisation
 
 Started again with the same folder, `train` resumes after the last finished epoch.
+
+A run repeats bit for bit on one machine when its model and data are seeded: `build_vae`'s seed
+fixes the initial weights and every draw of z (from the model's seed and the optimizer's step,
+so a resumed run draws as the uninterrupted one would), and `pipeline.spectrogram_dataset`'s seed
+the shuffling. `train` seeds no global generator.
 """
 
 from __future__ import annotations
@@ -32,7 +37,13 @@ from tfp_audio_vae.training.callbacks import (
 def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, tf.Variable]:
     model.optimizer.build(model.trainable_variables)  # so its slots exist before a restore
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch)
+    checkpoint = tf.train.Checkpoint(
+        model=model,
+        optimizer=model.optimizer,
+        epoch=epoch,
+        # the position of the model's unseeded draws (validation), which are not weights
+        seed_generator=model.seed_generator.state,
+    )
     manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
@@ -64,7 +75,9 @@ def train(
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
       fit_prior_every: for a mixture prior, refit it to the aggregate posterior of
         ``train_data`` every this many epochs and at the end (`FitPrior`); 0 never does.
-      seed: seeds Python, NumPy and TensorFlow, so a run repeats on the same machine.
+      seed: seeds the EM of the prior refits (`FitPrior`; the refit after epoch ``e`` uses
+        ``seed + e``, the final one ``seed``). The model's initial weights and draws follow its
+        own seed (`build_vae`), the shuffling the pipeline's; no global generator is seeded.
       callbacks: further Keras callbacks.
       verbose: Keras verbosity (progress bar by default).
     Returns:
@@ -74,7 +87,6 @@ def train(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
     if not model.compiled:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
     manager, epoch = _checkpoint(model, run_dir)
@@ -88,7 +100,7 @@ def train(
         verbose=verbose,
         callbacks=[
             StopOnNonFinite(manager),
-            *([FitPrior(train_data, fit_prior_every)] if fit_prior_every else []),
+            *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
             EpochCheckpoint(manager, epoch),
             EpochHistory(run_dir / "history.csv", initial_epoch),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
