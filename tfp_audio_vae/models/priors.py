@@ -28,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae.seeds import derive_seed
+
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
@@ -124,7 +126,8 @@ def sample_with_temperature(
     - a `tfd.MixtureSameFamily`: the mean of the component the draw came from;
     - a `tfd.TransformedDistribution` (a flow): ``x`` and ``c`` are the base distribution's draw
       and mean, and ``z`` is pushed through the bijector;
-    - anything else: the distribution's mean (an error names the distribution if it has none).
+    - anything else: the distribution's mean (an error names the distribution if it has no
+      finite mean).
     At temperature 1 this is plain sampling and no centre is computed.
 
     Args:
@@ -158,12 +161,14 @@ def sample_with_temperature(
     x = distribution.sample(shape, seed=draw_seed)  # [n, latent]
     try:
         c = distribution.mean()
-    except NotImplementedError as error:
+    except NotImplementedError:
+        c = None
+    if c is None or (tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(c)))):
         raise ValueError(
             f"temperature {temperature} needs a centre to shrink towards, and "
             f"{type(distribution).__name__} has no mean: sample at temperature 1, or override "
             "Prior.sample"
-        ) from error
+        )
     return c + temperature * (x - c)
 
 
@@ -514,7 +519,7 @@ class RealNVPPrior(Prior):
                 kept if i % 2 == 0 else self.latent_dim - kept,
                 self.latent_dim - kept if i % 2 == 0 else kept,
                 self.hidden_units,
-                None if seed is None else seed + 100 * i,
+                None if seed is None else derive_seed(seed, "coupling", i),
             )
             for i in range(self.num_layers)
         ]
@@ -565,7 +570,7 @@ def _coupling_network(
                 width,
                 activation="silu",
                 kernel_initializer=keras.initializers.GlorotUniform(
-                    seed=None if seed is None else seed + j
+                    seed=None if seed is None else derive_seed(seed, j)
                 ),
             )
         )
