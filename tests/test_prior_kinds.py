@@ -148,3 +148,39 @@ def test_a_conditional_mixture_samples_per_label_at_any_temperature():
     draws = prior.sample(400, labels, temperature=1e-4, seed=(5, 6)).numpy()
     nearest = np.argmin(((draws[:, None] - prior.means.numpy()) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(nearest // 2, labels.numpy())  # each draw from its class
+
+
+def _unlabelled(n: int = 16) -> tf.data.Dataset:
+    x = next(iter(random_batches(n=n, batch_size=n)))["spectrogram"]
+    return tf.data.Dataset.from_tensor_slices({"spectrogram": x, "label": -tf.ones([n], tf.int32)})
+
+
+@pytest.mark.parametrize(
+    ("variant", "data", "settings", "message"),
+    [
+        ("standard", None, {"fit_prior_every": 5}, "has no fit_to_posteriors"),
+        ("conditional", None, {"fit_prior_every": -1}, "fit_prior_every must be 0"),
+        ("conditional", "unlabelled", {}, "16 training examples have none"),
+        ("conditional", None, {"learning_rate": float("nan")}, "learning rate must be positive"),
+        ("conditional", None, {"epochs": 0}, "epochs must be at least 1"),
+    ],
+    ids=["refit-standard", "negative-refit", "unlabelled", "nan-lr", "no-epochs"],
+)
+def test_settings_that_cannot_work_are_refused_before_any_training(
+    variant, data, settings, message, tmp_path
+):
+    model = build_vae(TINY_CONFIG, variant, latent_dim=4, num_components=10)
+    batches = _unlabelled().batch(8) if data == "unlabelled" else random_batches(n=16)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    with pytest.raises(ValueError, match=message):
+        train(model, batches, tmp_path / "run", **{"epochs": 1, **settings}, verbose=0)
+    assert all(
+        np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights, strict=True)
+    )
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_labels_outside_a_conditional_priors_classes_are_refused(tmp_path):
+    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, num_components=5)
+    with pytest.raises(ValueError, match=r"labels run up to 9, but .* has 5 classes \(0-4\)"):
+        train(model, random_batches(n=16), tmp_path / "run", epochs=1, verbose=0)

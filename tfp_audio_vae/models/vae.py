@@ -176,7 +176,7 @@ class VAE(keras.Model):
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
         """p(x | z) at one posterior draw z ~ q(z | x) (from ``seed_generator``); x as in `fit` (a
         tensor or a batch dict)."""
-        x, _ = self._unpack(x)
+        x, _ = self.unpack_batch(x)
         return self.decode(self.encode(x).sample(seed=self.next_seed()))
 
     def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
@@ -308,7 +308,7 @@ class VAE(keras.Model):
 
     # ------------------------------------------------------------------ training
 
-    def _unpack(self, data: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
+    def unpack_batch(self, data: Any) -> tuple[tf.Tensor, tf.Tensor | None]:
         """A batch -> (spectrograms, int32 labels or None); dicts come from `spectrogram_dataset`."""
         if isinstance(data, dict):
             x, labels = data["spectrogram"], data.get("label")
@@ -333,7 +333,7 @@ class VAE(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data: Any) -> dict[str, Any]:
-        x, labels = self._unpack(data)
+        x, labels = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             terms = self.elbo_terms(x, labels, seed=self.training_seed())
             kl = tf.reduce_mean(terms["kl"])
@@ -353,13 +353,13 @@ class VAE(keras.Model):
         return self._update_trackers(loss, terms)
 
     def test_step(self, data: Any) -> dict[str, Any]:
-        x, labels = self._unpack(data)
+        x, labels = self.unpack_batch(data)
         terms = self.elbo_terms(x, labels)
         loss = tf.reduce_mean(terms["nll"]) + self.beta * tf.reduce_mean(terms["kl"])
         return self._update_trackers(loss, terms)
 
     def predict_step(self, data: Any) -> tf.Tensor:
-        x, _ = self._unpack(data)
+        x, _ = self.unpack_batch(data)
         return self.reconstruct(x)
 
     # ------------------------------------------------------------------ saving

@@ -18,10 +18,12 @@ the shuffling. `train` seeds no global generator.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae.models.saving import save_model
@@ -48,6 +50,50 @@ def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, 
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
     return manager, epoch
+
+
+def check_training_setup(
+    model: VAE,
+    train_data: tf.data.Dataset,
+    epochs: int,
+    learning_rate: float,
+    fit_prior_every: int,
+) -> None:
+    """Refuses, with one sentence, settings that cannot work, before any training step.
+
+    Raises:
+      ValueError: ``epochs`` < 1; a learning rate that is not positive and finite; a negative
+        ``fit_prior_every``, or refits asked of a prior with no ``fit_to_posteriors``; a
+        conditional prior with unlabelled examples (label -1) or labels outside its classes.
+    """
+    prior = model.prior
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"the learning rate must be positive and finite, got {learning_rate}")
+    if fit_prior_every < 0:
+        raise ValueError(f"fit_prior_every must be 0 (never) or positive, got {fit_prior_every}")
+    if fit_prior_every and not hasattr(prior, "fit_to_posteriors"):
+        raise ValueError(
+            f"fit_prior_every={fit_prior_every} refits the prior, but {type(prior).__name__} has "
+            "no fit_to_posteriors method: use fit_prior_every=0 or a MixtureOfGaussiansPrior"
+        )
+    if not prior.conditional:
+        return
+    batches = [model.unpack_batch(batch)[1] for batch in train_data]
+    labels = np.concatenate([[-1] if b is None else np.reshape(b, [-1]) for b in batches])  # [n]
+    if labels.min() < 0:
+        raise ValueError(
+            f"the conditional prior {type(prior).__name__} trains with labels, but "
+            f"{int(np.sum(labels < 0))} training examples have none: use labelled files "
+            "(e.g. FSDD records) or an unconditional prior"
+        )
+    classes = getattr(prior, "num_classes", None)
+    if classes is not None and labels.max() >= classes:
+        raise ValueError(
+            f"labels run up to {int(labels.max())}, but the conditional prior has {classes} "
+            f"classes (0-{classes - 1})"
+        )
 
 
 def train(
@@ -83,8 +129,11 @@ def train(
     Returns:
       the Keras ``History`` of the epochs run now (empty when the run had already finished).
     Raises:
+      ValueError: before any training, for a setting that cannot work with this model or data
+        (see `check_training_setup`).
       NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays in ``run_dir``.
     """
+    check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not model.compiled:
