@@ -24,6 +24,8 @@ _EXPORTS = {
     "MixtureOfGaussiansPrior": "tfp_audio_vae.models.priors",
     "Prior": "tfp_audio_vae.models.priors",
     "StandardNormalPrior": "tfp_audio_vae.models.priors",
+    "VampPrior": "tfp_audio_vae.models.priors",
+    "RealNVPPrior": "tfp_audio_vae.models.priors",
     "build_vae": "tfp_audio_vae.models.variants",
     "load_model": "tfp_audio_vae.models.saving",
     "save_model": "tfp_audio_vae.models.saving",
