@@ -8,15 +8,8 @@ defined, e.g. imported, before loading). A prior that needs the model's encoder 
 it through `Prior.connect` when the VAE is built.
 
 Built in: `StandardNormalPrior`, `MixtureOfGaussiansPrior` (optionally conditional on a class),
-`VampPrior` (Tomczak & Welling 2018) and `RealNVPPrior` (a flow, Dinh et al. 2017).
-
-#### Examples
-
-```python
-class StudentTPrior(Prior):
-    def distribution(self, labels=None):
-        return tfd.Independent(tfd.StudentT(df=5.0, loc=tf.zeros(self.latent_dim), scale=1.0), 1)
-```
+`VampPrior` (Tomczak & Welling 2018) and `RealNVPPrior` (a flow, Dinh et al. 2017); `Prior`'s
+docstring writes a Student-t.
 """
 
 from __future__ import annotations
@@ -49,6 +42,34 @@ class Prior(keras.layers.Layer):
 
     Args:
       latent_dim: size of the latent space.
+
+    #### Examples
+
+    ```python
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    tfd = tfp.distributions
+
+
+    class StudentTPrior(Prior):
+        def __init__(self, latent_dim, df=4.0, **kwargs):
+            super().__init__(latent_dim, **kwargs)
+            self.df = float(df)
+            self.log_scale = self.add_weight(shape=(latent_dim,), initializer="zeros")
+
+        def distribution(self, labels=None):
+            scale = tf.exp(self.log_scale)  # built from the weights on every call
+            return tfd.Independent(tfd.StudentT(self.df, tf.zeros(self.latent_dim), scale), 1)
+
+        def get_config(self):
+            return {**super().get_config(), "df": self.df}
+
+
+    prior = StudentTPrior(latent_dim=3)
+    prior.sample(4, seed=(0, 1)).shape  # ==> (4, 3)
+    prior.log_prob(tf.zeros([1, 3])).shape  # ==> (1,)
+    ```
     """
 
     conditional: bool = False
@@ -180,7 +201,7 @@ class StandardNormalPrior(Prior):
 
     ```python
     prior = StandardNormalPrior(latent_dim=2)
-    prior.distribution().log_prob([0.0, 0.0])  # -1.837877 nats = -log(2 pi)
+    prior.distribution().log_prob([0.0, 0.0])  # ==> -1.837877  (nats: -log 2 pi)
     ```
     """
 
@@ -212,6 +233,16 @@ class MixtureOfGaussiansPrior(Prior):
       init_spread: standard deviation of the initial component means.
       scale_floor: smallest component scale.
       seed: seed of the initial means.
+
+    #### Examples
+
+    ```python
+    prior = MixtureOfGaussiansPrior(latent_dim=2, num_components=4, conditional=True,
+                                    components_per_class=2)  # 2 classes x 2 components
+    prior.distribution().batch_shape  # ==> []  (the marginal over both classes)
+    prior.distribution(labels=[1, 0, 1]).batch_shape  # ==> [3]  (p(z | y) per label)
+    prior.sample(3, labels=[1, 0, 1], temperature=0.5, seed=(0, 1)).shape  # ==> (3, 2)
+    ```
     """
 
     def __init__(
@@ -414,8 +445,12 @@ class VampPrior(Prior):
     #### Examples
 
     ```python
-    model = build_vae(config, VampPrior(latent_dim=32, num_pseudo_inputs=50))
-    model.prior.distribution()  # MixtureSameFamily, batch [], event [32]
+    from tfp_audio_vae import SpectrogramConfig, build_vae
+
+    config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+    model = build_vae(config, VampPrior(latent_dim=4, num_pseudo_inputs=3))  # calls connect
+    model.prior.pseudo_inputs.shape  # ==> (3, 128, 32, 1)
+    model.prior.distribution().event_shape  # ==> [4]
     ```
 
     Args:
@@ -486,7 +521,8 @@ class RealNVPPrior(Prior):
 
     ```python
     prior = RealNVPPrior(latent_dim=2, num_layers=2, hidden_units=(8,))
-    prior.distribution().log_prob([[0.0, 0.0]])  # [-1.837877]: N(0, I) at the start
+    prior.distribution().log_prob([[0.0, 0.0]])  # ==> [-1.837877]  (N(0, I) at the start)
+    prior.sample(5, temperature=0.5, seed=(0, 1)).shape  # ==> (5, 2)
     ```
 
     Args:

@@ -83,6 +83,22 @@ class VAE(keras.Model):
         without a ``seed`` argument from ``seed_generator``, a `keras.random.SeedGenerator` started
         at ``seed`` (its position is saved in `training.fit.train`'s checkpoints, not in the
         ``.keras`` file: a loaded model's unseeded draws start again from ``seed``).
+
+    #### Examples
+
+    ```python
+    import tensorflow as tf
+
+    from tfp_audio_vae import ConvDecoder, ConvEncoder, SpectrogramConfig, StandardNormalPrior
+
+    config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+    model = VAE(ConvEncoder(4), ConvDecoder(config.shape), StandardNormalPrior(4),
+                spectrogram_config=config)  # any encoder, decoder and prior
+    x = tf.zeros([2, *config.shape])  # [batch, 128 freq, 32 time, 1]
+    model.encode(x).event_shape  # ==> [4]  (q(z | x): MultivariateNormalDiag)
+    model.decode(tf.zeros([2, 4])).event_shape  # ==> [128, 32, 1]  (p(x | z))
+    model.elbo(x, seed=(0, 1)).shape  # ==> (2,)  (nats per example)
+    ```
     """
 
     def __init__(

@@ -71,6 +71,16 @@ def build_vae(
         Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
         seeded, read or advanced.
       **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
+
+    #### Examples
+
+    ```python
+    from tfp_audio_vae import SpectrogramConfig, StandardNormalPrior
+
+    config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+    build_vae(config, "standard", latent_dim=4).prior.latent_dim  # ==> 4
+    build_vae(config, StandardNormalPrior(8)).latent_dim  # ==> 8  (a prior instance rules)
+    ```
     """
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")

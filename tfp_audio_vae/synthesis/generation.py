@@ -81,7 +81,19 @@ def generate(
     n_iter: int = 32,
     seed: int = 0,
 ) -> np.ndarray:
-    """Waveforms ``[n, num_samples]`` of decoded latents from `sample_latents` (same arguments)."""
+    """Waveforms ``[n, num_samples]`` of decoded latents from `sample_latents` (same arguments).
+
+    #### Examples
+
+    ```python
+    from tfp_audio_vae import SpectrogramConfig, build_vae
+
+    config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+    model = build_vae(config, "conditional", latent_dim=4, num_components=10)
+    generate(model, 3, seed=0, n_iter=2).shape  # ==> (3, 2048)  (prior samples, 8 kHz)
+    generate(model, 2, digits=[7, 7], temperature=0.5, n_iter=2).shape  # ==> (2, 2048)
+    ```
+    """
     z = sample_latents(
         model,
         n,

@@ -132,6 +132,26 @@ def train(
       ValueError: before any training, for a setting that cannot work with this model or data
         (see `check_training_setup`).
       NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays in ``run_dir``.
+
+    #### Examples
+
+    ```python
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from tfp_audio_vae import SpectrogramConfig, build_vae
+
+    config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+    x = np.random.default_rng(0).normal(size=(16, *config.shape)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices({"spectrogram": x}).batch(8)  # no labels
+    model = build_vae(config, "standard", latent_dim=4)
+    run_dir = tempfile.mkdtemp()
+    history = train(model, data, run_dir, epochs=2, verbose=0)
+    len(history.history["loss"])  # ==> 2
+    len(train(model, data, run_dir, epochs=2, verbose=0).history)  # ==> 0  (already done)
+    ```
     """
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
