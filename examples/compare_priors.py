@@ -68,10 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=500, help="generated clips per figure")
     parser.add_argument(
         "--mixture",
-        choices=["conditional", "mog"],
+        choices=["conditional", "mog", "vamp", "realnvp"],
         default="conditional",
-        help="the mixture prior: one component per digit trained with the labels (default), or "
-        "an unsupervised learnable mixture with a Monte-Carlo KL",
+        help="the prior compared with N(0, I): a mixture with components per digit trained with "
+        "the labels (default), an unsupervised learnable mixture, a VampPrior, or a RealNVP "
+        "flow (the last three with a Monte-Carlo KL)",
     )
     parser.add_argument(
         "--components-per-class",

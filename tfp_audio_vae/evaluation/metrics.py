@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.data.fsdd import NUM_DIGITS
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig, waveform_to_spectrogram
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
@@ -89,7 +90,7 @@ def active_units(model: VAE, dataset: tf.data.Dataset, threshold: float = 0.01) 
 
 
 def likelihood(
-    model: VAE, dataset: tf.data.Dataset, k: int = 100, *, seed: int = 0
+    model: VAE, dataset: tf.data.Dataset, k: int = defaults.IWAE_K, *, seed: int = 0
 ) -> dict[str, float]:
     """Mean bounds on the log-likelihood of ``dataset``'s spectrograms.
 
@@ -142,7 +143,7 @@ def reconstruction_metrics(
     data: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
     config: SpectrogramConfig | None = None,
     judge: Judge | None = None,
-    n_iter: int = 32,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     *,
     batch_size: int = 64,
     seed: int = 0,
@@ -211,14 +212,18 @@ def generation_metrics(
     model: VAE,
     judge: Judge,
     real_test_waves: np.ndarray,
-    n: int = 500,
+    n: int = defaults.GENERATED_CLIPS,
     seed: int = 0,
     *,
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
-    n_iter: int = 32,
+    temperature: float = defaults.TEMPERATURE,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
 ) -> dict[str, Any]:
     """How ``n`` generated clips sound to the judge, against the real test clips.
+
+    Clips are generated as `generation.generate` makes them for a user, at ``temperature``
+    (`defaults.TEMPERATURE` unless given), which the result records.
 
     - ``unconditional``: prior samples (`generation.generate`): ``inception_score`` (real test
       clips score about 9), ``frechet_distance`` of judge features to the real test clips
@@ -231,14 +236,20 @@ def generation_metrics(
       when neither route is available.
     """
     real_features = judge.features(real_test_waves)  # [m, d]
-    unconditional = _judged(judge, generate(model, n, seed=seed, n_iter=n_iter), real_features)
+    prior_samples = generate(model, n, temperature=temperature, seed=seed, n_iter=n_iter)
+    unconditional = _judged(judge, prior_samples, real_features)
     labels = np.arange(n) % NUM_DIGITS  # [n]
     if model.prior.conditional:
         route = "prior"
     elif class_means is not None:
         route = "class-mean"
     else:
-        return {"samples": n, "unconditional": unconditional, "conditional": None}
+        return {
+            "samples": n,
+            "temperature": temperature,
+            "unconditional": unconditional,
+            "conditional": None,
+        }
     waves = generate(
         model,
         n,
@@ -246,6 +257,7 @@ def generation_metrics(
         method=route,
         class_means=class_means,
         noise=noise,
+        temperature=temperature,
         seed=seed + 1,
         n_iter=n_iter,
     )
@@ -256,7 +268,12 @@ def generation_metrics(
         "per_digit_accuracy": [float(correct[labels == d].mean()) for d in range(NUM_DIGITS)],
         **_judged(judge, waves, real_features),
     }
-    return {"samples": n, "unconditional": unconditional, "conditional": conditional}
+    return {
+        "samples": n,
+        "temperature": temperature,
+        "unconditional": unconditional,
+        "conditional": conditional,
+    }
 
 
 def real_audio_ceiling(
@@ -336,10 +353,11 @@ def evaluate(
     judge: Judge,
     *,
     class_means: ClassMeans | None = None,
-    k: int = 100,
-    n_samples: int = 500,
+    k: int = defaults.IWAE_K,
+    n_samples: int = defaults.GENERATED_CLIPS,
     seed: int = 0,
-    n_iter: int = 32,
+    temperature: float = defaults.TEMPERATURE,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Every figure of this module for one model on the test clips, as a JSON-ready dict.
@@ -356,6 +374,7 @@ def evaluate(
       k: importance samples of the IWAE bound.
       n_samples: generated clips per figure.
       seed, n_iter, batch_size: seed of every draw, Griffin-Lim iterations, clips per batch.
+      temperature: of the generated clips (see `generation_metrics`).
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
       "real_audio", "mixture"}`` (``mixture`` only for mixture priors, without the per-clip
@@ -377,6 +396,7 @@ def evaluate(
             n_samples,
             seed,
             class_means=class_means,
+            temperature=temperature,
             n_iter=n_iter,
         ),
         "real_audio": real_audio_ceiling(judge, test_waves, test_digits),

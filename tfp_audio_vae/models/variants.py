@@ -7,11 +7,17 @@ from typing import Any, Literal
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.decoders import ConvDecoder
 from tfp_audio_vae.models.encoders import ConvEncoder
-from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
+from tfp_audio_vae.models.priors import (
+    MixtureOfGaussiansPrior,
+    Prior,
+    RealNVPPrior,
+    StandardNormalPrior,
+    VampPrior,
+)
 from tfp_audio_vae.models.vae import VAE, KLMode
 
-Variant = Literal["standard", "mog", "conditional"]
-VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional")
+Variant = Literal["standard", "mog", "conditional", "vamp", "realnvp"]
+VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional", "vamp", "realnvp")
 
 
 def make_prior(
@@ -27,6 +33,8 @@ def make_prior(
     - ``"mog"``: a learnable mixture of ``num_components`` Gaussians (unsupervised).
     - ``"conditional"``: a mixture with ``components_per_class`` components tied to each of the
       ``num_components`` digits, trained with labels.
+    - ``"vamp"``: a `VampPrior` with 50 pseudo-inputs.
+    - ``"realnvp"``: a `RealNVPPrior` flow with 4 couplings.
     """
     if variant == "standard":
         return StandardNormalPrior(latent_dim)
@@ -40,6 +48,10 @@ def make_prior(
             components_per_class=components_per_class,
             seed=seed,
         )
+    if variant == "vamp":
+        return VampPrior(latent_dim, seed=seed)
+    if variant == "realnvp":
+        return RealNVPPrior(latent_dim, seed=seed)
     raise ValueError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
 
 

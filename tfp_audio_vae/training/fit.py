@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.training.callbacks import (
@@ -101,11 +102,11 @@ def train(
     train_data: tf.data.Dataset,
     run_dir: str | Path,
     *,
-    epochs: int,
+    epochs: int = defaults.EPOCHS,
     validation_data: tf.data.Dataset | None = None,
-    learning_rate: float = 1e-3,
-    clipnorm: float | None = 10.0,
-    fit_prior_every: int = 0,
+    learning_rate: float = defaults.LEARNING_RATE,
+    clipnorm: float | None = defaults.CLIPNORM,
+    fit_prior_every: int | None = None,
     seed: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
@@ -119,8 +120,10 @@ def train(
       epochs: total number of epochs.
       validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
-      fit_prior_every: for a mixture prior, refit it to the aggregate posterior of
-        ``train_data`` every this many epochs and at the end (`FitPrior`); 0 never does.
+      fit_prior_every: refit the prior to the aggregate posterior of ``train_data`` every this
+        many epochs and at the end (`FitPrior`); 0 never does; ``None`` (the default) refits
+        every `defaults.FIT_PRIOR_EVERY` epochs a prior that has ``fit_to_posteriors`` (the
+        mixtures) and never refits others.
       seed: seeds the EM of the prior refits (`FitPrior`; the refit after epoch ``e`` uses
         ``seed + e``, the final one ``seed``). The model's initial weights and draws follow its
         own seed (`build_vae`), the shuffling the pipeline's; no global generator is seeded.
@@ -153,6 +156,9 @@ def train(
     len(train(model, data, run_dir, epochs=2, verbose=0).history)  # ==> 0  (already done)
     ```
     """
+    if fit_prior_every is None:
+        refittable = hasattr(model.prior, "fit_to_posteriors")
+        fit_prior_every = defaults.FIT_PRIOR_EVERY if refittable else 0
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
