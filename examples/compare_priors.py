@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
@@ -56,20 +57,25 @@ COLUMNS = [
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument(
         "--fsdd", help="FSDD folder (default: $TFP_AUDIO_VAE_FSDD, cache, download)"
     )
     parser.add_argument("--out", default="runs/compare_priors", help="output folder")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
-    parser.add_argument("--latent-dim", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--k", type=int, default=100, help="IWAE importance samples (default 100)")
-    parser.add_argument("--samples", type=int, default=500, help="generated clips per figure")
+    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS, help="epochs per model")
+    parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM, help="size of z")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data order, weights, draws")
+    parser.add_argument("--k", type=int, default=defaults.IWAE_K, help="IWAE importance samples")
+    parser.add_argument(
+        "--samples", type=int, default=defaults.GENERATED_CLIPS, help="generated clips per figure"
+    )
     parser.add_argument(
         "--mixture",
         choices=["conditional", "mog", "vamp", "realnvp"],
-        default="conditional",
+        default=defaults.PRIOR,
         help="the prior compared with N(0, I): a mixture with components per digit trained with "
         "the labels (default), an unsupervised learnable mixture, a VampPrior, or a RealNVP "
         "flow (the last three with a Monte-Carlo KL)",
@@ -77,14 +83,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--components-per-class",
         type=int,
-        default=12,
-        help="mixture components per digit of the conditional prior (default 12)",
+        default=defaults.COMPONENTS_PER_CLASS,
+        help="mixture components per digit of the conditional prior",
     )
     parser.add_argument(
         "--fit-prior-every",
         type=int,
-        default=5,
-        help="refit the mixture prior to the aggregate posterior every N epochs (0: never)",
+        default=None,
+        help="refit a mixture prior to the aggregate posterior every N epochs (0: never; default "
+        f"{defaults.FIT_PRIOR_EVERY} for priors that can be refitted)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 300 clips, 2 epochs, small figures"
@@ -194,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             out / label,
             epochs=epochs,
             validation_data=test_data,
-            fit_prior_every=args.fit_prior_every if variant != "standard" else 0,
+            fit_prior_every=(
+                args.fit_prior_every if hasattr(model.prior, "fit_to_posteriors") else 0
+            ),
             seed=args.seed,
             verbose=2,
         )
