@@ -9,21 +9,29 @@ A run folder (``--run-dir``) holds one trained model and everything made from it
     runs/NAME/samples/ ...    WAVs written by generate / reconstruct / interpolate
     runs/NAME/metrics.json    written by evaluate; runs/NAME/figures/ by plot
 
-Bad arguments and bad files end with a one-line error and a non-zero exit, never a traceback.
+Bad arguments and bad files end with a one-line error and exit status 2, never a traceback, and
+no TensorFlow log lines come before it (unless ``TF_CPP_MIN_LOG_LEVEL`` is set to 0 or 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Set before TensorFlow is imported; a user who asks for info (0) or warnings (1) gets them.
+_TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROG = "tfp-audio-vae"
+MAX_MESSAGE = 400  # characters of an error message shown; longer ones are cut
+GENERATE_BATCH = 64  # clips generate decodes and writes at a time (bounded memory for any -n)
+MAX_SEED = 2**31 - 1
 
 
 class CommandError(Exception):
@@ -58,7 +66,7 @@ def _write(waves, folder: Path, names: list[str], model) -> None:
     from tfp_audio_vae.synthesis.waveforms import write_wavs
 
     paths = write_wavs(waves, folder, names, model.spectrogram_config.sample_rate)
-    print(f"wrote {len(paths)} WAV files to {folder}")
+    print(f"wrote {len(set(paths))} WAV files to {folder}")
 
 
 def _digits(value: str) -> list[int]:
@@ -71,14 +79,32 @@ def _digits(value: str) -> list[int]:
     return digits
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
-    return number
+def _number(
+    kind: type, low: float, high: float, *, low_open: bool = False
+) -> Callable[[str], int | float]:
+    """An argparse type: a finite ``kind`` (int or float) in [low, high] (or (low, high])."""
+
+    def parse(value: str) -> int | float:
+        try:
+            number = kind(value)
+        except (ValueError, OverflowError):
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from None
+        if not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {value!r}")
+        too_low = number <= low if low_open else number < low
+        if too_low or number > high:
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+            raise argparse.ArgumentTypeError(f"must lie in {interval}, got {value!r}")
+        return number
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+_positive_int = _number(int, 1, 10**9)
+_count = _number(int, 0, 10**9)  # 0 allowed
+_seed = _number(int, 0, MAX_SEED)
 
 
 # --------------------------------------------------------------------------- commands
@@ -111,11 +137,26 @@ def _training_files(args: argparse.Namespace) -> tuple[list, list]:
     return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9))
 
 
-# Settings that may change between a run and its resumption.
-_RESUMABLE = {"func", "command", "epochs", "force", "quiet"}
+# Settings that may change between a run and its resumption (the run folder is the run itself:
+# the same folder spelled another way, moved or copied, resumes).
+_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir"}
+_PATH_SETTINGS = {"data", "fsdd"}  # compared as resolved paths
+
+
+def _same_setting(name: str, before, now) -> bool:
+    if name in _PATH_SETTINGS and before and now:
+        return Path(before).resolve() == Path(now).resolve()
+    return before == now
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from tfp_audio_vae.files import folder_lock
+
+    with folder_lock(args.run_dir):  # one train at a time per run folder
+        _train(args)
+
+
+def _train(args: argparse.Namespace) -> None:
     from tfp_audio_vae.data import pipeline
     from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.files import atomic_output
@@ -125,9 +166,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     run_dir = Path(args.run_dir)
     settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
     saved = run_dir / "train.json"
-    if saved.is_file():
-        before = json.loads(saved.read_text())
-        changed = {k for k in settings if before.get(k) != settings[k]}
+    # A run that never finished an epoch has no checkpoint: a retry may change its settings.
+    finished_an_epoch = (run_dir / "checkpoints" / "checkpoint").is_file()
+    if saved.is_file() and finished_an_epoch:
+        try:
+            before = json.loads(saved.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise CommandError(f"{saved}: damaged (not JSON); --force replaces it") from None
+        changed = {k for k in settings if not _same_setting(k, before.get(k), settings[k])}
         if changed and not args.force:
             raise CommandError(
                 f"{run_dir} was trained with other settings ({', '.join(sorted(changed))}): "
@@ -156,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_output(saved) as tmp:
-        tmp.write_text(json.dumps(settings, indent=2))
+        tmp.write_text(json.dumps({**settings, "run_dir": args.run_dir}, indent=2))
     train(
         model,
         train_data,
@@ -185,18 +231,30 @@ def cmd_generate(args: argparse.Namespace) -> None:
     ):
         class_means = _class_means(model, args)
         method = "class-mean"
-    waves = generation.generate(
-        model,
-        args.n,
-        digits=digits,
-        method=method,
-        class_means=class_means,
-        temperature=args.temperature,
-        n_iter=args.n_iter,
-        seed=args.seed,
-    )
-    names = [f"sample_{i:03d}" + (f"_digit{digits[i]}" if digits else "") for i in range(args.n)]
-    _write(waves, _out_dir(args, "samples"), names, model)
+    from tfp_audio_vae.synthesis.waveforms import write_wavs
+
+    folder = _out_dir(args, "samples")
+    written = 0
+    # GENERATE_BATCH clips at a time, each batch written before the next is made: memory stays
+    # bounded for any -n, and files appear as they are made. Batch b uses seed + b.
+    for start in range(0, args.n, GENERATE_BATCH):
+        count = min(GENERATE_BATCH, args.n - start)
+        waves = generation.generate(
+            model,
+            count,
+            digits=None if digits is None else digits[start : start + count],
+            method=method,
+            class_means=class_means,
+            temperature=args.temperature,
+            n_iter=args.n_iter,
+            seed=(args.seed + start // GENERATE_BATCH) % (MAX_SEED + 1),
+        )
+        names = [
+            f"sample_{i:03d}" + (f"_digit{digits[i]}" if digits else "")
+            for i in range(start, start + count)
+        ]
+        written += len(set(write_wavs(waves, folder, names, model.spectrogram_config.sample_rate)))
+    print(f"wrote {written} WAV files to {folder}")
 
 
 def _class_means(model, args: argparse.Namespace):
@@ -213,8 +271,25 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
     model = _load(args.model)
     waves = generation.reconstruct_files(model, args.files, n_iter=args.n_iter, seed=args.seed)
-    names = [f"{Path(f).stem}_reconstruction" for f in args.files]
-    _write(waves, _out_dir(args, "reconstructions"), names, model)
+    _write(waves, _out_dir(args, "reconstructions"), _reconstruction_names(args.files), model)
+
+
+def _reconstruction_names(files: Sequence[str]) -> list[str]:
+    """``{stem}_reconstruction``, one distinct name per file: where stems collide (a.wav, a.flac)
+    the extension joins the name (a_wav_reconstruction), and a counter after that (same name in
+    two folders, or one file given twice)."""
+    stems = [Path(f).stem for f in files]
+    names: list[str] = []
+    for file, stem in zip(files, stems, strict=True):
+        name = stem
+        if stems.count(stem) > 1 and Path(file).suffix:
+            name = f"{stem}_{Path(file).suffix.lstrip('.')}"
+        base, copy = name, 1
+        while f"{name}_reconstruction" in names:
+            copy += 1
+            name = f"{base}_{copy}"
+        names.append(f"{name}_reconstruction")
+    return names
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -304,9 +379,12 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
 def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--out", help=f"folder for the WAV files (default: RUN/{default})")
     parser.add_argument(
-        "--n-iter", type=_positive_int, default=32, help="Griffin-Lim iterations (default 32)"
+        "--n-iter",
+        type=_number(int, 1, 10_000),
+        default=32,
+        help="Griffin-Lim iterations, 1-10000 (default 32)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
 
 def _add_fsdd(parser: argparse.ArgumentParser) -> None:
@@ -346,29 +424,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_fsdd(p)
     p.add_argument("--data", help="train on this folder of audio files instead of FSDD")
-    p.add_argument("--epochs", type=_positive_int, default=40, help="total epochs (default 40)")
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--latent-dim", type=_positive_int, default=32)
     p.add_argument(
-        "--components", type=_positive_int, default=10, help="mixture components (or digits)"
+        "--epochs", type=_number(int, 1, 100_000), default=40, help="total epochs (default 40)"
+    )
+    p.add_argument("--batch-size", type=_number(int, 1, 65_536), default=64)
+    p.add_argument("--latent-dim", type=_number(int, 1, 4096), default=32)
+    p.add_argument(
+        "--components",
+        type=_number(int, 1, 10_000),
+        default=10,
+        help="mixture components (or digits)",
     )
     p.add_argument(
         "--components-per-class",
-        type=_positive_int,
+        type=_number(int, 1, 10_000),
         default=12,
         help="components per digit of the conditional prior (default 12)",
     )
     p.add_argument(
         "--fit-prior-every",
-        type=int,
+        type=_number(int, 0, 100_000),
         default=5,
         help="refit a mixture prior to the aggregate posterior every N epochs (0: never)",
     )
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight (1 = the ELBO)")
-    p.add_argument("--warmup-steps", type=int, default=0, help="linear KL warm-up steps")
-    p.add_argument("--free-nats", type=float, default=0.0, help="free nats of KL per example")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--learning-rate", type=_number(float, 0, 10, low_open=True), default=1e-3, help="(0, 10]"
+    )
+    p.add_argument(
+        "--beta", type=_number(float, 0, 1e6), default=1.0, help="KL weight (1 = the ELBO), >= 0"
+    )
+    p.add_argument("--warmup-steps", type=_count, default=0, help="linear KL warm-up steps, >= 0")
+    p.add_argument(
+        "--free-nats", type=_number(float, 0, 1e6), default=0.0, help="free nats of KL per example"
+    )
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files")
     p.add_argument(
         "--limit", type=_positive_int, help="use only this many training files (quick trials)"
@@ -392,10 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--temperature",
-        type=float,
+        type=_number(float, 0, 100, low_open=True),
         default=0.5,
-        help="spread of prior draws around their component (default 0.5: on FSDD digit samples "
-        "were recognised 79%% of the time at 0.5 and 68%% at 1, the exact prior)",
+        help="spread of prior draws around their component, in (0, 100] (default 0.5: on FSDD "
+        "digit samples were recognised 79%% of the time at 0.5 and 68%% at 1, the exact prior)",
     )
     _add_fsdd(p)
     _add_audio_out(p, "samples")
@@ -411,7 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("start", help="first audio file")
     p.add_argument("end", help="last audio file")
-    p.add_argument("--steps", type=int, default=8, help="clips along the way (default 8)")
+    p.add_argument(
+        "--steps", type=_number(int, 2, 10_000), default=8, help="clips along the way (default 8)"
+    )
     _add_audio_out(p, "interpolations")
     p.set_defaults(func=cmd_interpolate)
 
@@ -423,11 +514,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model(p)
     _add_fsdd(p)
-    p.add_argument("--k", type=_positive_int, default=100, help="IWAE samples (default 100)")
-    p.add_argument("--samples", type=_positive_int, default=500, help="generated clips")
+    p.add_argument(
+        "--k", type=_number(int, 1, 100_000), default=100, help="IWAE samples (default 100)"
+    )
+    p.add_argument(
+        "--samples", type=_number(int, 1, 1_000_000), default=500, help="generated clips"
+    )
     p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("plot", help="figures of a model: spectrograms, latents, prior")
@@ -435,16 +530,61 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fsdd(p)
     p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
     p.add_argument("--out", help="folder for the PNGs (default: RUN/figures)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=cmd_plot)
     return parser
+
+
+def _quiet_tensorflow() -> None:
+    """Imports TensorFlow with its start-up log lines (oneDNN, CUDA probing) held back.
+
+    TensorFlow 2.21 logs them whatever ``TF_CPP_MIN_LOG_LEVEL`` says (measured: with it set to 2
+    in the environment, 7 lines), so they are written to a temporary file instead of stderr, and
+    shown only if the import fails. Python-side TensorFlow and absl loggers are set to errors
+    only. Skipped when the user set ``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1.
+    """
+    if _TF_LOGS_WANTED or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.constant(0.0) + 0.0  # device discovery logs on the first op
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _one_line(error: BaseException) -> str:
+    message = " ".join(str(error).split()) or type(error).__name__
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "download":
+        _quiet_tensorflow()
     from tfp_audio_vae.data.audio_files import AudioFileError
     from tfp_audio_vae.data.fsdd import FSDDError
+    from tfp_audio_vae.files import FolderInUseError
     from tfp_audio_vae.training.callbacks import NonFiniteLossError
 
     try:
@@ -462,13 +602,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         CommandError,
         AudioFileError,
         FSDDError,
+        FolderInUseError,
         NonFiniteLossError,
         FileNotFoundError,
         ValueError,
         OSError,
     ) as error:
-        message = " ".join(str(error).split())
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        tf = sys.modules.get("tensorflow")
+        if tf is None or not isinstance(error, tf.errors.OpError):
+            raise
+        # an error raised inside a TensorFlow op (e.g. by a file read in tf.data): its own
+        # "...Error: ..." line says what, not the graph dump around it
+        lines = [line.strip() for line in str(error.message).splitlines() if line.strip()]
+        said = [line for line in lines if "Error: " in line] or lines or [type(error).__name__]
+        print(f"{PROG}: error: {_one_line(said[-1])}", file=sys.stderr)
         return 2
     return 0
 

@@ -17,6 +17,7 @@ write_wav("out/song_8k.wav", wave, sr)
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import struct
 from pathlib import Path
@@ -36,6 +37,14 @@ AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg") + (
 # Chunks tf.audio.decode_wav skips when they come before "fmt " (any other one makes it fail).
 _TF_SKIPPED_BEFORE_FMT = {b"JUNK", b"bext", b"iXML", b"qlty", b"mext", b"levl", b"link", b"axml"}
 _INT32_MAX = 2**31 - 1
+
+MIN_SAMPLE_RATE = 1000
+"""The lowest sample rate, in Hz, a file may have; `probe` refuses files below it (a rate of a few
+Hz would make one second of the model's 8 kHz audio out of a file's whole length)."""
+
+# Float encodings, the only ones whose samples can be NaN or infinite; `probe` scans them.
+_FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
+_SCAN_FRAMES = 65536  # frames decoded at a time when scanning (bounded memory)
 
 PathLike = str | os.PathLike[str]
 
@@ -191,8 +200,9 @@ def probe(path: PathLike) -> AudioInfo:
       the file's `AudioInfo`.
     Raises:
       AudioFileError: naming the file, if it is missing, a folder, empty, not audio, has a
-        truncated or lying WAV header (data chunk longer than the file, 0 channels, 0 Hz), or has
-        no frames.
+        truncated or lying WAV header (data chunk longer than the file, 0 channels, 0 Hz), has
+        no frames, a sample rate below `MIN_SAMPLE_RATE`, or (float files, scanned block by
+        block) a NaN or infinite sample.
     """
     path = Path(path)
     if not path.exists():
@@ -226,6 +236,14 @@ def probe(path: PathLike) -> AudioInfo:
         raise AudioFileError(path, f"header says {info.channels} channels at {info.samplerate} Hz")
     if info.frames < 1:
         raise AudioFileError(path, "has no audio frames")
+    if info.samplerate < MIN_SAMPLE_RATE:
+        raise AudioFileError(
+            path,
+            f"sample rate {info.samplerate} Hz is below the minimum of {MIN_SAMPLE_RATE} Hz "
+            "(resample the file, or fix its header)",
+        )
+    if info.subtype in _FLOAT_SUBTYPES:
+        _check_finite(path)
     return AudioInfo(
         path=path,
         sample_rate=int(info.samplerate),
@@ -237,13 +255,36 @@ def probe(path: PathLike) -> AudioInfo:
     )
 
 
+def _check_finite(path: Path) -> None:
+    """Raises `AudioFileError` if any sample of a float file is NaN or infinite (as float32, the
+    way `read_audio` decodes it); decodes `_SCAN_FRAMES` frames at a time."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for start, block in enumerate(
+                f.blocks(blocksize=_SCAN_FRAMES, dtype="float32", always_2d=True)
+            ):
+                finite = np.isfinite(block).all(axis=1)
+                if not finite.all():
+                    frame = start * _SCAN_FRAMES + int(np.argmin(finite))
+                    raise AudioFileError(
+                        path, f"contains NaN or infinite samples (the first at frame {frame})"
+                    )
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as error:
+        if isinstance(error, AudioFileError):
+            raise
+        raise AudioFileError(path, f"cannot be decoded ({_reason(error)})") from None
+
+
 def _reason(error: Exception) -> str:
     """libsndfile's own words for an error, without the file name it repeats."""
     return getattr(error, "error_string", None) or str(error) or type(error).__name__
 
 
 def read_audio(
-    path: PathLike, sample_rate: int | None = None, mono: bool = True
+    path: PathLike,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    max_duration: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """Decodes an audio file to float32 samples in [-1, 1], optionally mixed to mono and resampled.
 
@@ -251,19 +292,28 @@ def read_audio(
       path: any file `probe` accepts: PCM (8/16/24/32-bit) or float WAV, FLAC, OGG, ...
       sample_rate: rate to resample to, in Hz (soxr, high quality); ``None`` keeps the file's.
       mono: average all channels into one.
+      max_duration: read only the first this many seconds (and a little more, so resampling
+        sees past the cut): memory and time follow what is used, not the file's length.
     Returns:
       ``(wave, rate)``: ``wave`` float32 ``[samples]`` if ``mono`` else ``[samples, channels]``,
       and its sample rate in Hz.
     Raises:
       AudioFileError: naming the file, for anything `probe` refuses, a decoding failure, or
         samples that are NaN or infinite (float files).
-      ValueError: if ``sample_rate`` is not positive.
+      ValueError: if ``sample_rate`` or ``max_duration`` is not positive.
     """
     if sample_rate is not None and not sample_rate > 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if max_duration is not None and not (max_duration > 0 and math.isfinite(max_duration)):
+        raise ValueError(f"max_duration must be positive and finite, got {max_duration}")
     info = probe(path)
+    frames = -1  # all
+    if max_duration is not None:  # what is used, plus 50 ms for the resampler's filter
+        frames = min(info.frames, math.ceil((max_duration + 0.05) * info.sample_rate))
     try:
-        wave, rate = sf.read(str(info.path), dtype="float32", always_2d=True)  # [samples, ch]
+        wave, rate = sf.read(
+            str(info.path), frames=frames, dtype="float32", always_2d=True
+        )  # [samples, ch]
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as error:
         raise AudioFileError(info.path, f"cannot be decoded ({_reason(error)})") from None
     if wave.shape[0] == 0:
@@ -275,6 +325,8 @@ def read_audio(
     if sample_rate is not None and sample_rate != rate:
         wave = resample(wave, rate, sample_rate)
         rate = sample_rate
+    if max_duration is not None:
+        wave = wave[: math.ceil(max_duration * rate)]
     return np.clip(wave, -1.0, 1.0).astype(np.float32, copy=False), int(rate)
 
 

@@ -106,7 +106,9 @@ def _decoder(config: SpectrogramConfig):
     """A tf.data map function: (path, in_graph) -> mono float32 waveform ``[num_samples]``."""
 
     def read_with_library(path: bytes) -> np.ndarray:
-        wave, _ = read_audio(path.decode(), sample_rate=config.sample_rate)
+        # only the clip's length is read and resampled, whatever the file's length
+        duration = config.num_samples / config.sample_rate
+        wave, _ = read_audio(path.decode(), sample_rate=config.sample_rate, max_duration=duration)
         return wave.astype(np.float32)
 
     def decode(path: tf.Tensor, in_graph: tf.Tensor) -> tf.Tensor:

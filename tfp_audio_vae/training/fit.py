@@ -8,7 +8,11 @@ A run folder holds everything of one training run::
       history.csv    one row of metrics per epoch
       model.keras    the final model, with its config and spectrogram normalisation
 
-Started again with the same folder, `train` resumes after the last finished epoch.
+Started again with the same folder, `train` resumes after the last finished epoch. One process at
+a time trains in a folder (`files.folder_lock`); at the start, files a killed run left half-written
+(``checkpoints/ckpt-*_temp/``, ``.tmp-*``) are removed, and a checkpoint or file that cannot be
+written (read-only folder, full disk, file-size limit) ends training with an `OSError` naming it,
+its partial files removed and the last finished epoch kept.
 
 A run repeats bit for bit on one machine when its model and data are seeded: `build_vae`'s seed
 fixes the initial weights and every draw of z (from the model's seed and the optimizer's step,
@@ -19,6 +23,8 @@ the shuffling. `train` seeds no global generator.
 from __future__ import annotations
 
 import math
+import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae import defaults
+from tfp_audio_vae.files import folder_lock
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.training.callbacks import (
@@ -97,6 +104,27 @@ def check_training_setup(
         )
 
 
+def _remove_partial_files(run_dir: Path) -> None:
+    """Removes what a write cut short left: TensorFlow's ``ckpt-*_temp`` folders and
+    `atomic_output`'s ``.tmp-*`` files (only ever called with the run folder's lock held)."""
+    for leftover in [*run_dir.glob("checkpoints/ckpt-*_temp*"), *run_dir.glob(".tmp-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+# Errors of a checkpoint write that the user can fix: permissions, disk space, file-size limits.
+_WRITE_ERRORS = (
+    tf.errors.PermissionDeniedError,
+    tf.errors.ResourceExhaustedError,
+    tf.errors.OutOfRangeError,
+    tf.errors.UnavailableError,
+    tf.errors.DataLossError,
+    tf.errors.FailedPreconditionError,
+)
+
+
 def train(
     model: VAE,
     train_data: tf.data.Dataset,
@@ -135,6 +163,8 @@ def train(
       ValueError: before any training, for a setting that cannot work with this model or data
         (see `check_training_setup`).
       NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays in ``run_dir``.
+      FolderInUseError: another running process trains in ``run_dir``.
+      OSError: a checkpoint or file could not be written; its partial files were removed.
 
     #### Examples
 
@@ -161,7 +191,49 @@ def train(
         fit_prior_every = defaults.FIT_PRIOR_EVERY if refittable else 0
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir):
+        _remove_partial_files(run_dir)
+        try:
+            return _train(
+                model,
+                train_data,
+                run_dir,
+                epochs=epochs,
+                validation_data=validation_data,
+                learning_rate=learning_rate,
+                clipnorm=clipnorm,
+                fit_prior_every=fit_prior_every,
+                seed=seed,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        except _WRITE_ERRORS as error:
+            _remove_partial_files(run_dir)
+            cause = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", str(error.message))  # no op names
+            cause = " ".join(cause.split())[:300]
+            raise OSError(
+                f"{run_dir / 'checkpoints'}: cannot write the checkpoint ({cause}); the last "
+                "finished epoch is kept: free space or fix permissions, then run again to resume"
+            ) from None
+        except OSError:
+            _remove_partial_files(run_dir)
+            raise
+
+
+def _train(
+    model: VAE,
+    train_data: tf.data.Dataset,
+    run_dir: Path,
+    *,
+    epochs: int,
+    validation_data: tf.data.Dataset | None,
+    learning_rate: float,
+    clipnorm: float | None,
+    fit_prior_every: int,
+    seed: int,
+    callbacks: Sequence[keras.callbacks.Callback],
+    verbose: int | str,
+) -> keras.callbacks.History:
     if not model.compiled:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
     manager, epoch = _checkpoint(model, run_dir)
