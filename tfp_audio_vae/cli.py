@@ -28,6 +28,8 @@ from pathlib import Path
 _TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from tfp_audio_vae import defaults  # noqa: E402  (no TensorFlow: keeps --help fast)
+
 PROG = "tfp-audio-vae"
 MAX_MESSAGE = 400  # characters of an error message shown; longer ones are cut
 GENERATE_BATCH = 64  # clips generate decodes and writes at a time (bounded memory for any -n)
@@ -48,6 +50,33 @@ def _model_path(run_or_model: str) -> Path:
     if not path.is_file():
         raise CommandError(f"{path}: no model here (train one with '{PROG} train')")
     return path
+
+
+def _import_user_code(sources: Sequence[str]) -> None:
+    """Imports each ``--import``: a module on the path (the current folder first) or a ``.py`` file,
+    so the classes a model names (a user's `Prior`, encoder, decoder) are defined before loading.
+    A script imported this way must keep its own work under ``if __name__ == "__main__":``."""
+    import importlib
+    import importlib.util
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for source in sources:
+        path = Path(source)
+        try:
+            if source.endswith(".py"):
+                if not path.is_file():
+                    raise CommandError(f"--import {source}: no such file")
+                spec = importlib.util.spec_from_file_location(path.stem, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[path.stem] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(source)
+        except CommandError:
+            raise
+        except Exception as error:  # the user's code may raise anything: one line, not a trace
+            raise CommandError(f"--import {source}: {type(error).__name__}: {error}") from None
 
 
 def _load(run_or_model: str):
@@ -161,7 +190,7 @@ def _train(args: argparse.Namespace) -> None:
     from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.files import atomic_output
     from tfp_audio_vae.models.variants import build_vae
-    from tfp_audio_vae.training.fit import train
+    from tfp_audio_vae.training.fit import check_training_setup, train
 
     run_dir = Path(args.run_dir)
     settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
@@ -191,15 +220,22 @@ def _train(args: argparse.Namespace) -> None:
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
     model = build_vae(
         config,
-        args.prior,
+        _prior(args),
         latent_dim=args.latent_dim,
         num_components=args.components,
-        components_per_class=args.components_per_class if args.prior == "conditional" else 1,
+        components_per_class=args.components_per_class,
         seed=args.seed,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
         free_nats=args.free_nats,
     )
+    fit_prior_every = args.fit_prior_every
+    if fit_prior_every is None:
+        fit_prior_every = (
+            defaults.FIT_PRIOR_EVERY if hasattr(model.prior, "fit_to_posteriors") else 0
+        )
+    # refuse what cannot work (e.g. unlabelled files for a conditional prior) before writing
+    check_training_setup(model, train_data, args.epochs, args.learning_rate, fit_prior_every)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_output(saved) as tmp:
         tmp.write_text(json.dumps({**settings, "run_dir": args.run_dir}, indent=2))
@@ -210,11 +246,36 @@ def _train(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         validation_data=val_data,
         learning_rate=args.learning_rate,
-        fit_prior_every=args.fit_prior_every if args.prior != "standard" else 0,
+        fit_prior_every=fit_prior_every,
         seed=args.seed,
         verbose=2 if args.quiet else "auto",
     )
     print(f"model saved to {run_dir / 'model.keras'}")
+
+
+def _prior(args: argparse.Namespace):
+    """``--prior``: a variant name, or a user's `Prior` subclass (from ``--import``) by class name,
+    built with ``--latent-dim`` (and ``--seed`` where it takes one)."""
+    import inspect
+
+    from tfp_audio_vae.models.priors import Prior
+    from tfp_audio_vae.models.variants import VARIANTS
+
+    if args.prior in VARIANTS:
+        return args.prior
+    found, todo = {}, [Prior]
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            found[cls.__name__] = cls
+            todo.append(cls)
+    cls = found.get(args.prior)
+    if cls is None:
+        raise CommandError(
+            f"--prior {args.prior}: not one of {', '.join(VARIANTS)}, nor a Prior subclass "
+            "defined by an --import module"
+        )
+    takes_seed = "seed" in inspect.signature(cls).parameters
+    return cls(args.latent_dim, **({"seed": args.seed} if takes_seed else {}))
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -374,6 +435,19 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a run folder (holding model.keras) or a .keras file")
+    _add_import(parser)
+
+
+def _add_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a module (name, or a .py file) that defines your own prior, encoder or "
+        "decoder classes before the model is built or loaded; may be repeated",
+    )
 
 
 def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
@@ -381,8 +455,8 @@ def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--n-iter",
         type=_number(int, 1, 10_000),
-        default=32,
-        help="Griffin-Lim iterations, 1-10000 (default 32)",
+        default=defaults.GRIFFIN_LIM_ITERATIONS,
+        help=f"Griffin-Lim iterations, 1-10000 (default {defaults.GRIFFIN_LIM_ITERATIONS})",
     )
     parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
@@ -417,38 +491,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", required=True, help="run folder (created, or resumed)")
     p.add_argument(
         "--prior",
-        choices=["standard", "mog", "conditional"],
-        default="conditional",
-        help="N(0, I); a learnable mixture of Gaussians; or a mixture with one component per "
-        "digit, trained with the labels (default: conditional)",
+        default=defaults.PRIOR,
+        help="standard: N(0, I); mog: a learnable mixture of Gaussians; conditional: a mixture "
+        "with components per digit, trained with the labels; vamp: a VampPrior; realnvp: a "
+        "flow; or the class name of your own Prior subclass, defined in a module given with "
+        f"--import (default: {defaults.PRIOR})",
     )
+    _add_import(p)
     _add_fsdd(p)
     p.add_argument("--data", help="train on this folder of audio files instead of FSDD")
     p.add_argument(
-        "--epochs", type=_number(int, 1, 100_000), default=40, help="total epochs (default 40)"
+        "--epochs",
+        type=_number(int, 1, 100_000),
+        default=defaults.EPOCHS,
+        help=f"total epochs (default {defaults.EPOCHS})",
     )
-    p.add_argument("--batch-size", type=_number(int, 1, 65_536), default=64)
-    p.add_argument("--latent-dim", type=_number(int, 1, 4096), default=32)
+    p.add_argument("--batch-size", type=_number(int, 1, 65_536), default=defaults.BATCH_SIZE)
+    p.add_argument("--latent-dim", type=_number(int, 1, 4096), default=defaults.LATENT_DIM)
     p.add_argument(
         "--components",
         type=_number(int, 1, 10_000),
-        default=10,
-        help="mixture components (or digits)",
+        default=defaults.NUM_CLASSES,
+        help="mixture components (or classes of the conditional prior)",
     )
     p.add_argument(
         "--components-per-class",
         type=_number(int, 1, 10_000),
-        default=12,
-        help="components per digit of the conditional prior (default 12)",
+        default=defaults.COMPONENTS_PER_CLASS,
+        help=f"components per class of the conditional prior (default "
+        f"{defaults.COMPONENTS_PER_CLASS})",
     )
     p.add_argument(
         "--fit-prior-every",
         type=_number(int, 0, 100_000),
-        default=5,
-        help="refit a mixture prior to the aggregate posterior every N epochs (0: never)",
+        default=None,
+        help="refit the prior to the aggregate posterior every N epochs (0: never; default "
+        f"{defaults.FIT_PRIOR_EVERY} for the mixtures, never for priors that cannot be refitted)",
     )
     p.add_argument(
-        "--learning-rate", type=_number(float, 0, 10, low_open=True), default=1e-3, help="(0, 10]"
+        "--learning-rate",
+        type=_number(float, 0, 10, low_open=True),
+        default=defaults.LEARNING_RATE,
+        help="(0, 10]",
     )
     p.add_argument(
         "--beta", type=_number(float, 0, 1e6), default=1.0, help="KL weight (1 = the ELBO), >= 0"
@@ -482,9 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--temperature",
         type=_number(float, 0, 100, low_open=True),
-        default=0.5,
-        help="spread of prior draws around their component, in (0, 100] (default 0.5: on FSDD "
-        "digit samples were recognised 79%% of the time at 0.5 and 68%% at 1, the exact prior)",
+        default=defaults.TEMPERATURE,
+        help="spread of prior draws around their component, in (0, 100] (default "
+        f"{defaults.TEMPERATURE}; 1 samples the prior itself)",
     )
     _add_fsdd(p)
     _add_audio_out(p, "samples")
@@ -515,10 +599,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     _add_fsdd(p)
     p.add_argument(
-        "--k", type=_number(int, 1, 100_000), default=100, help="IWAE samples (default 100)"
+        "--k",
+        type=_number(int, 1, 100_000),
+        default=defaults.IWAE_K,
+        help=f"IWAE samples (default {defaults.IWAE_K})",
     )
     p.add_argument(
-        "--samples", type=_number(int, 1, 1_000_000), default=500, help="generated clips"
+        "--samples",
+        type=_number(int, 1, 1_000_000),
+        default=defaults.GENERATED_CLIPS,
+        help=f"generated clips (default {defaults.GENERATED_CLIPS})",
     )
     p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json)")
@@ -588,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tfp_audio_vae.training.callbacks import NonFiniteLossError
 
     try:
+        _import_user_code(getattr(args, "imports", []))
         if getattr(args, "seed", None) is not None:
             # The entry point seeds Python, NumPy and TensorFlow globally; the library passes
             # --seed explicitly to every initializer and sampler and never seeds globally itself.

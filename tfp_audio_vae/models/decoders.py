@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.seeds import glorot_uniform
 
 tfd = tfp.distributions
@@ -22,10 +23,11 @@ class ConvDecoder(keras.layers.Layer):
     blocks doubles both sides. The scale is learned, floored at ``scale_floor`` (in normalised
     units, where each frequency bin has unit variance over the training set):
 
-    - ``"pixel"`` (default): predicted per time-frequency cell, so the model can be sure of the
-      silent padding and the floor and unsure of the fine structure of voiced frames; the
-      likelihood is markedly higher than with one shared scale.
-    - ``"bin"``: one weight per frequency bin, shared over time and examples.
+    - ``"bin"`` (default, `defaults.DECODER_SCALE`): one weight per frequency bin, shared over
+      time and examples. Measured on FSDD at 15 epochs: reconstructions recognised 55% against
+      51% for ``"pixel"``, Inception Score 2.1 against 1.5.
+    - ``"pixel"``: predicted per time-frequency cell; the likelihood is markedly higher, mostly by
+      giving the silent padding a tiny variance, which does not make the audio better.
     - ``"global"``: one weight.
 
     Args:
@@ -43,7 +45,7 @@ class ConvDecoder(keras.layers.Layer):
         output_shape: Sequence[int] = (128, 128, 1),
         filters: Sequence[int] = (256, 128, 64, 32, 16),
         kernel_size: int = 3,
-        scale: Literal["pixel", "bin", "global"] = "pixel",
+        scale: Literal["pixel", "bin", "global"] = defaults.DECODER_SCALE,
         scale_floor: float = 0.05,
         seed: int = 0,
         **kwargs: Any,

@@ -6,9 +6,12 @@ loads in a fresh process.
 
 from __future__ import annotations
 
+import json
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -53,13 +56,66 @@ def save_model(model: VAE, path: str | Path) -> Path:
     return save_keras(model, path)
 
 
-def load_model(path: str | Path) -> VAE:
+class MissingClassError(ValueError):
+    """A saved model names a class (a user's prior, encoder or decoder) not defined here."""
+
+
+def _saved_classes(config: Any) -> Iterator[tuple[str, str]]:
+    """(class name, registered name) of every non-Keras object a model's config names."""
+    if isinstance(config, dict):
+        if "class_name" in config and "config" in config:
+            module = str(config.get("module") or "")
+            if not module.startswith("keras"):
+                name = str(config["class_name"])
+                yield name, str(config.get("registered_name") or name)
+        for value in config.values():
+            yield from _saved_classes(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _saved_classes(value)
+
+
+def _resolve_classes(
+    path: Path, config: dict[str, Any], custom_objects: Mapping[str, type] | Iterable[type]
+) -> dict[str, type]:
+    """Keras ``custom_objects`` for every class the saved config names, found by plain name.
+
+    A class is looked up as saved (``"module>Class"``, as Keras registered it), then by its plain
+    name among ``custom_objects`` and every class registered now: so a class saved from a script
+    run directly (``"__main__>Class"``) loads wherever a class of that name is defined.
+    """
+    given = (
+        dict(custom_objects)
+        if isinstance(custom_objects, Mapping)
+        else {cls.__name__: cls for cls in custom_objects}
+    )
+    registered = keras.saving.get_custom_objects()  # {"package>Class": class}
+    by_name = {cls.__name__: cls for cls in registered.values() if isinstance(cls, type)}
+    resolved: dict[str, type] = {}
+    for name, saved_as in _saved_classes(config):
+        if saved_as in registered:
+            continue
+        cls = given.get(name) or given.get(saved_as) or by_name.get(name)
+        if cls is None:
+            raise MissingClassError(
+                f"{path}: the model needs the class {name} (saved as {saved_as}), which is not "
+                f"defined here: pass it with load_model(..., custom_objects=[{name}]), or "
+                "--import the module that defines it on the command line"
+            )
+        resolved[saved_as] = cls
+    return resolved
+
+
+def load_model(path: str | Path, custom_objects: Mapping[str, type] | Iterable[type] = ()) -> VAE:
     """Loads a model saved by `save_model`, in Keras safe mode (no code from the file runs).
 
-    A model with a user's own `Prior` subclass loads once that class is defined (imported).
+    The package's own classes are always found. A user's own `Prior` subclass (or encoder,
+    decoder) must be defined in this process: passed in ``custom_objects`` by plain name (a list
+    of classes, or a mapping from name to class), or defined anywhere before loading (imported).
 
     Raises:
       FileNotFoundError: no such file.
+      MissingClassError: (a ValueError) naming a class the model needs and how to provide it.
       ValueError: naming the file, for a file that is not a ``.keras`` archive, one whose
         members fail their CRC check or would inflate past `MAX_MEMBER_BYTES` (configs) or
         `MAX_WEIGHTS_BYTES` (weights), or one Keras cannot load (the message is kept short).
@@ -71,7 +127,15 @@ def load_model(path: str | Path) -> VAE:
         raise ValueError(f"{path}: not a .keras model file")
     _check_archive(path)
     try:
-        model = keras.models.load_model(path, safe_mode=True, compile=False)
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError) as error:
+        raise ValueError(
+            f"{path}: not a model file of this package (no readable config.json)"
+        ) from error
+    objects = _resolve_classes(path, config, custom_objects)
+    try:
+        model = keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=objects)
     except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as error:
         reason = " ".join(str(error).split())
         if len(reason) > 200:  # Keras' messages may hold the whole model config

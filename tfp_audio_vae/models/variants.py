@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.decoders import ConvDecoder
 from tfp_audio_vae.models.encoders import ConvEncoder
@@ -23,9 +24,9 @@ VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional", "vamp", "realnvp"
 def make_prior(
     variant: Variant,
     latent_dim: int,
-    num_components: int = 10,
+    num_components: int = defaults.NUM_CLASSES,
     seed: int = 0,
-    components_per_class: int = 1,
+    components_per_class: int = defaults.COMPONENTS_PER_CLASS,
 ) -> Prior:
     """The prior of a named variant.
 
@@ -57,17 +58,20 @@ def make_prior(
 
 def build_vae(
     spectrogram_config: SpectrogramConfig,
-    prior: Variant | Prior = "standard",
+    prior: Variant | Prior = defaults.PRIOR,
     *,
-    latent_dim: int = 32,
-    num_components: int = 10,
-    components_per_class: int = 1,
+    latent_dim: int = defaults.LATENT_DIM,
+    num_components: int = defaults.NUM_CLASSES,
+    components_per_class: int = defaults.COMPONENTS_PER_CLASS,
     kl: KLMode | None = None,
-    decoder_scale: Literal["pixel", "bin", "global"] = "bin",
+    decoder_scale: Literal["pixel", "bin", "global"] = defaults.DECODER_SCALE,
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:
     """A VAE with the default network (`ConvEncoder`, `ConvDecoder`) and the given prior.
+
+    Every default is `tfp_audio_vae.defaults`' measured-best setting: ``build_vae(config)`` is
+    the model the command line and the examples train.
 
     Args:
       spectrogram_config: the pipeline's config (normalisation included) the model is saved with.
