@@ -52,7 +52,8 @@ def _refuse_untracked(
     A raw ``tf.Variable`` attribute or a tf-keras layer (e.g. ``tfb.AutoregressiveNetwork``) inside
     a Keras 3 layer is invisible to Keras: it would never train, and never be saved.
     """
-    known = {id(w.value) for w in tracked}
+    # under a distribution strategy the tape sees a mirrored variable's per-device copies
+    known = {id(v) for w in tracked for v in (w.value, *getattr(w.value, "values", ()))}
     untracked = sorted({v.name for v in used if v.trainable and id(v) not in known})
     if untracked:
         raise TypeError(
