@@ -16,7 +16,7 @@ The trained judge is cached under ``fsdd.cache_dir()/judge/`` in a file named af
 
 ```python
 judge = get_judge()                        # the cached judge, or train it on FSDD (minutes)
-judge.accuracy(test_waves, test_digits)    # 0.997 on the 300 FSDD test clips (v1, seed 0)
+judge.accuracy(test_waves, test_digits)    # 0.997 on the 300 FSDD test clips (v2, seed 0)
 judge.features(test_waves).shape           # (300, 128)
 ```
 
