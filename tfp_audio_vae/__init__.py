@@ -21,6 +21,8 @@ _EXPORTS = {
     "VAE": "tfp_audio_vae.models.vae",
     "ConvDecoder": "tfp_audio_vae.models.decoders",
     "ConvEncoder": "tfp_audio_vae.models.encoders",
+    "Conv1DDecoder": "tfp_audio_vae.models.decoders",
+    "Conv1DEncoder": "tfp_audio_vae.models.encoders",
     "MixtureOfGaussiansPrior": "tfp_audio_vae.models.priors",
     "Prior": "tfp_audio_vae.models.priors",
     "StandardNormalPrior": "tfp_audio_vae.models.priors",

@@ -15,6 +15,8 @@ NUM_CLASSES = 10
 """Classes of a conditional prior (components of an unsupervised mixture): FSDD's digits."""
 COMPONENTS_PER_CLASS = 12
 """Mixture components per class: FSDD's digits spread over its six speakers."""
+NETWORK = "conv2d"
+"""The encoder and decoder (`models.variants.NETWORKS`)."""
 DECODER_SCALE = "bin"
 """The likelihood's scale: one learned value per frequency bin."""
 
@@ -22,6 +24,8 @@ DECODER_SCALE = "bin"
 EPOCHS = 30
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
+LR_SCHEDULE = "constant"
+"""``"constant"``, or ``"cosine"`` (one warm-up epoch, then a cosine decay to 0)."""
 CLIPNORM = 10.0
 FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the

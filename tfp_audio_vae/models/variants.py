@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.models.decoders import ConvDecoder
-from tfp_audio_vae.models.encoders import ConvEncoder
+from tfp_audio_vae.models.decoders import Conv1DDecoder, ConvDecoder
+from tfp_audio_vae.models.encoders import Conv1DEncoder, ConvEncoder
 from tfp_audio_vae.models.priors import (
     MixtureOfGaussiansPrior,
     Prior,
@@ -19,6 +19,8 @@ from tfp_audio_vae.models.vae import VAE, KLMode
 
 Variant = Literal["standard", "mog", "conditional", "vamp", "realnvp"]
 VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional", "vamp", "realnvp")
+Network = Literal["conv1d", "conv2d"]
+NETWORKS = {"conv1d": (Conv1DEncoder, Conv1DDecoder), "conv2d": (ConvEncoder, ConvDecoder)}
 
 
 def make_prior(
@@ -65,10 +67,11 @@ def build_vae(
     components_per_class: int = defaults.COMPONENTS_PER_CLASS,
     kl: KLMode | None = None,
     decoder_scale: Literal["pixel", "bin", "global"] = defaults.DECODER_SCALE,
+    network: Network = defaults.NETWORK,
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:
-    """A VAE with the default network (`ConvEncoder`, `ConvDecoder`) and the given prior.
+    """A VAE with one of the package's networks and the given prior.
 
     Every default is `tfp_audio_vae.defaults`' measured-best setting: ``build_vae(config)`` is
     the model the command line and the examples train.
@@ -81,7 +84,10 @@ def build_vae(
       components_per_class: components per class of ``"conditional"``.
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
-      decoder_scale: how the likelihood's scale is learned (see `ConvDecoder`).
+      decoder_scale: how the likelihood's scale is learned (see `SpectrogramDecoder`).
+      network: ``"conv1d"`` (`Conv1DEncoder`, `Conv1DDecoder`: frequency bins as channels,
+        convolutions over time) or ``"conv2d"`` (`ConvEncoder`, `ConvDecoder`: image-style
+        convolutions over frequency and time).
       seed: seeds the initial weights of the encoder, decoder and mixture prior, and the VAE's own
         draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
         Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
@@ -102,9 +108,12 @@ def build_vae(
         kl = kl or ("mc" if prior == "mog" else "auto")
         prior = make_prior(prior, latent_dim, num_components, seed, components_per_class)
     latent_dim = prior.latent_dim
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    encoder, decoder = NETWORKS[network]
     return VAE(
-        ConvEncoder(latent_dim, seed=seed),
-        ConvDecoder(spectrogram_config.shape, scale=decoder_scale, seed=seed),
+        encoder(latent_dim, seed=seed),
+        decoder(spectrogram_config.shape, scale=decoder_scale, seed=seed),
         prior,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,

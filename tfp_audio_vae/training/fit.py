@@ -27,6 +27,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import keras
 import numpy as np
@@ -104,6 +105,36 @@ def check_training_setup(
         )
 
 
+def learning_rate_schedule(
+    learning_rate: float,
+    schedule: Literal["constant", "cosine"],
+    train_data: tf.data.Dataset,
+    *,
+    epochs: int,
+    warmup_epochs: float = 1.0,
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """Adam's learning rate: a constant, or a linear warm-up to ``learning_rate`` over
+    ``warmup_epochs`` followed by a cosine decay to 0 at ``epochs``.
+
+    The schedule is a function of the optimizer's step, so a resumed run continues it.
+
+    Raises:
+      ValueError: for an unknown schedule, or ``"cosine"`` with a dataset of unknown length.
+    """
+    if schedule == "constant":
+        return learning_rate
+    if schedule != "cosine":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {schedule!r}")
+    steps_per_epoch = int(train_data.cardinality())
+    if steps_per_epoch <= 0:
+        raise ValueError("lr_schedule='cosine' needs a training dataset of known length")
+    total = steps_per_epoch * int(epochs)
+    warmup = min(round(warmup_epochs * steps_per_epoch), total - 1)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, alpha=0.0, warmup_target=learning_rate, warmup_steps=warmup
+    )
+
+
 def _remove_partial_files(run_dir: Path) -> None:
     """Removes what a write cut short left: TensorFlow's ``ckpt-*_temp`` folders and
     `atomic_output`'s ``.tmp-*`` files (only ever called with the run folder's lock held)."""
@@ -134,6 +165,7 @@ def train(
     validation_data: tf.data.Dataset | None = None,
     learning_rate: float = defaults.LEARNING_RATE,
     clipnorm: float | None = defaults.CLIPNORM,
+    lr_schedule: Literal["constant", "cosine"] = defaults.LR_SCHEDULE,
     fit_prior_every: int | None = None,
     seed: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -148,6 +180,8 @@ def train(
       epochs: total number of epochs.
       validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
+      lr_schedule: ``"constant"`` or ``"cosine"`` (`learning_rate_schedule`: a one-epoch warm-up,
+        then a cosine decay to 0 at ``epochs``; needs a dataset of known length).
       fit_prior_every: refit the prior to the aggregate posterior of ``train_data`` every this
         many epochs and at the end (`FitPrior`); 0 never does; ``None`` (the default) refits
         every `defaults.FIT_PRIOR_EVERY` epochs a prior that has ``fit_to_posteriors`` (the
@@ -202,6 +236,7 @@ def train(
                 validation_data=validation_data,
                 learning_rate=learning_rate,
                 clipnorm=clipnorm,
+                lr_schedule=lr_schedule,
                 fit_prior_every=fit_prior_every,
                 seed=seed,
                 callbacks=callbacks,
@@ -229,13 +264,15 @@ def _train(
     validation_data: tf.data.Dataset | None,
     learning_rate: float,
     clipnorm: float | None,
+    lr_schedule: Literal["constant", "cosine"],
     fit_prior_every: int,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: int | str,
 ) -> keras.callbacks.History:
     if not model.compiled:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm))
+        rate = learning_rate_schedule(learning_rate, lr_schedule, train_data, epochs=epochs)
+        model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
     manager, epoch = _checkpoint(model, run_dir)
     initial_epoch = int(epoch.numpy())
     history = model.fit(
