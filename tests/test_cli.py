@@ -20,7 +20,8 @@ COMMANDS = ["download", "train", "generate", "reconstruct", "interpolate", "eval
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, fsdd_root):
-    """A model trained by the real command, in a subprocess: 40 clips, 2 epochs."""
+    """A model trained by the real command, in a subprocess: 40 clips, 2 epochs (the tests that
+    use it are the CLI's end-to-end runs, marked slow)."""
     run = tmp_path_factory.mktemp("cli") / "run"
     command = [
         sys.executable, "-m", "tfp_audio_vae.cli", "train", "--run-dir", str(run),
@@ -48,12 +49,14 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_folder(run_dir):
     names = {p.name for p in run_dir.iterdir()}
     assert {"model.keras", "train.json", "history.csv", "logs", "checkpoints"} <= names
     assert json.loads((run_dir / "train.json").read_text())["prior"] == "conditional"
 
 
+@pytest.mark.slow
 def test_generate_unconditional_and_per_digit(run_dir, capsys, tmp_path):
     code, out, _ = run(capsys, "generate", str(run_dir), "-n", "3", "--out", str(tmp_path / "u"))
     assert code == 0 and "wrote 3 WAV files" in out
@@ -72,6 +75,7 @@ def test_generate_unconditional_and_per_digit(run_dir, capsys, tmp_path):
     assert rate == 8000 and audio.shape == (8192,) and np.all(np.isfinite(audio))
 
 
+@pytest.mark.slow
 def test_reconstruct_any_audio_and_interpolate(run_dir, capsys, tmp_path, fsdd_root):
     clip = fsdd_root / "recordings" / "5_theo_3.wav"
     wave, rate = sf.read(clip)
@@ -88,6 +92,7 @@ def test_reconstruct_any_audio_and_interpolate(run_dir, capsys, tmp_path, fsdd_r
     assert len(list((run_dir / "interpolations").glob("5_theo_3_to_2_jackson_1_*.wav"))) == 3
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_beside_the_model(run_dir, capsys, fsdd_root, tiny_judge):
     code, out, _ = run(
         capsys, "evaluate", str(run_dir), "--fsdd", str(fsdd_root),
@@ -100,6 +105,7 @@ def test_evaluate_writes_metrics_beside_the_model(run_dir, capsys, fsdd_root, ti
     assert "Inception Score of prior samples" in out
 
 
+@pytest.mark.slow
 def test_plot_writes_every_figure(run_dir, capsys, fsdd_root):
     code, out, _ = run(capsys, "plot", str(run_dir), "--fsdd", str(fsdd_root), "--limit", "20")
     assert code == 0, out
@@ -115,6 +121,7 @@ def test_download_finds_a_local_copy_without_the_network(capsys, fsdd_root):
     assert code == 0 and str(fsdd_root) in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv, message",
     [

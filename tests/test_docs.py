@@ -62,6 +62,17 @@ def test_every_test_the_pages_cite_exists() -> None:
         assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{path}::{name} is cited"
 
 
+def test_both_test_sets_are_non_empty() -> None:
+    """`pytest` runs the fast set (this test among them) and `pytest -m slow` the slow one: CI runs
+    both, and a set with no test would end that run with exit status 5."""
+    marked = [
+        p.name
+        for p in (REPO_ROOT / "tests").glob("test_*.py")
+        if re.search(r"^@pytest\.mark\.slow$", p.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert marked, "no test is marked slow: `pytest -m slow` would collect nothing"
+
+
 def test_tutorial_code_is_ruff_clean(tmp_path: Path) -> None:
     """Each page's code lints as one script (imports may follow code) and each block is formatted."""
     scripts, blocks = [], []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -131,8 +133,35 @@ def test_get_judge_loads_the_cached_judge_and_refuses_to_train_when_told(cache, 
     np.testing.assert_allclose(judge.predict_proba(x), Judge(model).predict_proba(x), atol=1e-6)
 
 
-@pytest.mark.slow
-def test_command_line_trains_caches_and_reports_accuracy(fsdd_root, cache, capsys):
+def test_command_line_trains_caches_and_reports_accuracy(fsdd_root, cache, capsys, monkeypatch):
+    """The command on a 1-in-30 subset of FSDD for 1 epoch: what it caches is what it trained,
+    it loads in safe mode, and the accuracy it prints is that judge's on the test clips."""
+    all_records = fsdd.records
+
+    def subset(root, split):
+        return all_records(root, split)[::30]
+
+    monkeypatch.setattr(fsdd, "records", subset)  # the module main() reads FSDD through
+    trained = []
+
+    def keep(*args, **kwargs):
+        trained.append(train_judge(*args, **kwargs))
+        return trained[-1]
+
+    monkeypatch.setattr(judge_module, "train_judge", keep)
     judge_module.main(["--fsdd", str(fsdd_root), "--epochs", "1"])
-    assert judge_path().is_file()
-    assert "test accuracy" in capsys.readouterr().out
+    assert len(trained) == 1
+
+    cached = load_judge(judge_path())  # safe mode
+    test_waves, test_digits = load_waveforms(subset(fsdd_root, "test"), SpectrogramConfig())
+    np.testing.assert_allclose(
+        cached.predict_proba(test_waves), Judge(trained[0]).predict_proba(test_waves), atol=1e-5
+    )
+    out = capsys.readouterr().out
+    reported = re.search(r"test accuracy ([\d.]+)% on (\d+) clips; trained 1 epochs on (\d+)", out)
+    assert reported, out
+    accuracy = cached.accuracy(test_waves, test_digits)
+    assert float(reported[1]) == pytest.approx(100 * accuracy, abs=0.005)
+    assert int(reported[2]) == len(test_digits)
+    assert int(reported[3]) == len(subset(fsdd_root, "train"))
+    assert str(judge_path()) in out

@@ -29,16 +29,19 @@ def train_command(run_dir, fsdd_root) -> list[str]:
 def test_sigkill_mid_epoch_resumes_without_redoing_epochs(tmp_path, fsdd_root):
     run_dir = tmp_path / "run"
     command = train_command(run_dir, fsdd_root)
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     second_checkpoint = run_dir / "checkpoints" / "ckpt-2.index"
     deadline = time.time() + 240
-    while not second_checkpoint.exists():
-        assert first.poll() is None, first.stdout.read()[-2000:]
-        assert time.time() < deadline, "no checkpoint after 240 s"
-        time.sleep(0.05)
-    time.sleep(1.0)  # well into epoch 3 (25 steps of 16 clips)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    # the context closes the output pipe (an open one is a ResourceWarning, an error here)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as first:
+        while not second_checkpoint.exists():
+            assert first.poll() is None, first.stdout.read()[-2000:]
+            assert time.time() < deadline, "no checkpoint after 240 s"
+            time.sleep(0.05)
+        time.sleep(1.0)  # well into epoch 3 (25 steps of 16 clips)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL
     assert not (run_dir / "model.keras").exists()  # it really died before finishing
 

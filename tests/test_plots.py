@@ -160,6 +160,7 @@ def _plotted_points(figure) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(points), owner
 
 
+@pytest.mark.slow  # two t-SNE fits: tens of seconds on two cores
 def test_tsne_map_separates_two_blobs_and_repeats():
     x, labels = two_blobs()
     embedding, owner = _plotted_points(plots.plot_latent_space(x, labels, method="tsne", seed=0))

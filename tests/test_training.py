@@ -47,6 +47,31 @@ def test_a_run_folder_holds_model_history_logs_and_checkpoints(tmp_path):
     assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left behind
 
 
+class WeightsAtTrainBegin(keras.callbacks.Callback):
+    """Keeps the weights and optimizer step the model starts `fit` with (after any restore)."""
+
+    def on_train_begin(self, logs=None):
+        self.weights = [w.copy() for w in self.model.get_weights()]
+        self.iterations = int(self.model.optimizer.iterations.numpy())
+
+
+def restored_from(run_dir, checkpoint: str, variant: str) -> list[np.ndarray]:
+    """The weights stored in ``run_dir/checkpoints/<checkpoint>``, read into a fresh model."""
+    probe = build_vae(TINY_CONFIG, variant, latent_dim=4, seed=123)
+    probe.compile(optimizer=keras.optimizers.Adam())
+    probe.optimizer.build(probe.trainable_variables)
+    tf.train.Checkpoint(model=probe, optimizer=probe.optimizer).restore(
+        str(run_dir / "checkpoints" / checkpoint)
+    ).expect_partial()
+    return probe.get_weights()
+
+
+def assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
     class Interrupt(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -56,43 +81,55 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
     model = build_vae(TINY_CONFIG, "mog", latent_dim=4)
     with pytest.raises(KeyboardInterrupt):
         train(model, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[Interrupt()])
-    weights = [w.copy() for w in model.get_weights()]
+    interrupted = [w.copy() for w in model.get_weights()]  # those of epoch 2's end
     steps = int(model.optimizer.iterations.numpy())
+    # the checkpoint on disk holds exactly the weights the interrupted run ended with
+    assert_same_weights(restored_from(tmp_path, "ckpt-2", "mog"), interrupted)
 
     fresh = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)  # different initial weights
-    history = train(fresh, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[])
+    initial = [w.copy() for w in fresh.get_weights()]
+    start = WeightsAtTrainBegin()
+    history = train(fresh, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[start])
+    # training went on from the saved weights and optimizer step, not from seed 99's
+    assert_same_weights(start.weights, interrupted)
+    assert not any(np.array_equal(a, b) for a, b in zip(start.weights, initial, strict=True))
+    assert start.iterations == steps
     assert history.epoch == [2, 3]  # epochs 0 and 1 are not redone
-    assert int(fresh.optimizer.iterations.numpy()) == 2 * steps  # optimizer state came back
+    assert int(fresh.optimizer.iterations.numpy()) == 2 * steps
     assert len(losses(tmp_path)) == 4
-    # the restored weights were those of epoch 2's end, not the fresh initialisation
-    resumed = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)
-    resumed.compile(optimizer=keras.optimizers.Adam())
-    from tfp_audio_vae.training.fit import _checkpoint
-
-    _checkpoint(resumed, tmp_path / "restore_check")  # empty folder: nothing restored
-    assert not np.allclose(resumed.get_weights()[0], weights[0])
 
 
-def test_a_nan_batch_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    good = random_batches(n=32, batch_size=16)
+def test_a_nan_batch_stops_training_and_restores_the_last_good_checkpoint(tmp_path):
+    good = random_batches(n=32, batch_size=16)  # 2 steps per epoch
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
     train(model, good, tmp_path, epochs=1, verbose=0)
-    good_weights = [w.copy() for w in model.get_weights()]
 
     def poison(batch):
         x = batch["spectrogram"]
         return {**batch, "spectrogram": tf.tensor_scatter_nd_update(x, [[1, 0, 0, 0]], [np.nan])}
 
+    class WeightsBeforeEachStep(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.last = [w.copy() for w in self.model.get_weights()]
+
+    failing = WeightsBeforeEachStep()
+    second_batch_poisoned = good.take(1).concatenate(good.skip(1).map(poison))
     with pytest.raises(
-        NonFiniteLossError, match=r"epoch 2, step 1.*reset to the last good checkpoint"
+        NonFiniteLossError, match=r"epoch 2, step 2.*reset to the last good checkpoint"
     ):
-        train(model, good.map(poison), tmp_path, epochs=3, verbose=0)
-    for before, after in zip(good_weights, model.get_weights(), strict=True):
-        np.testing.assert_array_equal(before, after)  # back to the checkpoint of epoch 1
+        train(model, second_batch_poisoned, tmp_path, epochs=3, verbose=0, callbacks=[failing])
+    after = model.get_weights()
+    assert all(np.isfinite(w).all() for w in after)
+    # the model in memory is the one in the last good checkpoint (epoch 1's end) ...
+    assert_same_weights(after, restored_from(tmp_path, "ckpt-1", "standard"))
+    assert int(model.optimizer.iterations.numpy()) == 2  # optimizer state came back too
+    # ... not the weights the failing step started from (which one good step had moved)
+    assert not all(np.array_equal(a, b) for a, b in zip(after, failing.last, strict=True))
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
-    assert checkpoints == ["ckpt-1.index"]
+    assert checkpoints == ["ckpt-1.index"]  # no diverged checkpoint was written
 
 
+@pytest.mark.slow  # a subprocess that imports TensorFlow and trains or loads
 def test_training_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     script = textwrap.dedent(
         f"""
@@ -121,6 +158,7 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "replicas 2" in result.stdout
 
 
+@pytest.mark.slow  # a subprocess that imports TensorFlow and trains or loads
 def test_a_saved_model_loads_in_a_fresh_process(tmp_path):
     model = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
     save_model(model, tmp_path / "m.keras")
