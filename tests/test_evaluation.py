@@ -187,7 +187,7 @@ def latents_at(model, monkeypatch):
 
 def separated_mixture(variant):
     """A 10-component mixture with means 5 apart (5 e_k in 10-D) and unit scales."""
-    model = build_vae(TINY_CONFIG, variant, latent_dim=10)
+    model = build_vae(TINY_CONFIG, variant, latent_dim=10, components_per_class=1)
     model.prior.means.assign(5.0 * np.eye(10, dtype="float32"))
     return model
 

@@ -29,7 +29,7 @@ def test_digit_routes_need_what_they_use():
         generation.sample_latents(standard, 2, digits=[0, 1])  # auto -> class-mean, none given
     with pytest.raises(ValueError, match="2 digits for 3"):
         generation.sample_latents(standard, 3, digits=[0, 1])
-    conditional = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
+    conditional = build_vae(TINY_CONFIG, "conditional", latent_dim=4, components_per_class=1)
     z = generation.sample_latents(conditional, 4, digits=[0, 1, 2, 3], temperature=1e-6)
     np.testing.assert_allclose(z.numpy(), conditional.prior.means.numpy()[:4], atol=1e-4)
 
