@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -57,6 +58,35 @@ class SpectrogramDecoder(keras.layers.Layer):
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.call(tf.zeros([1, input_shape[-1]]))  # creates every sub-layer's weights
+
+    def _make_layers(
+        self,
+        grid: tuple[int, ...],
+        upsample: type[keras.layers.Layer],
+        to_params: Callable[[keras.initializers.Initializer], keras.layers.Layer],
+    ) -> None:
+        """The network: a dense layer from z to ``grid``, one stride-2 ``upsample`` block (SiLU)
+        per entry of ``filters``, then ``to_params(kernel_initializer)``; each layer seeded from
+        ``seed``."""
+        name = type(self).__name__
+        self.grid = grid
+        self.from_latent = keras.layers.Dense(
+            int(np.prod(grid)),
+            activation="silu",
+            kernel_initializer=glorot_uniform(self.seed, name, 0),
+        )
+        self.blocks = [
+            upsample(
+                f,
+                self.kernel_size,
+                strides=2,
+                padding="same",
+                activation="silu",
+                kernel_initializer=glorot_uniform(self.seed, name, i + 1),
+            )
+            for i, f in enumerate(self.filters)
+        ]
+        self.to_params = to_params(glorot_uniform(self.seed, name, len(self.filters) + 1))
 
     def likelihood(self, params: tf.Tensor) -> tfd.Independent:
         """``params`` ``[batch, freq, time, 2 or 1]`` -> p(x | z), event ``[freq, time, 1]``."""
@@ -115,28 +145,12 @@ class ConvDecoder(SpectrogramDecoder):
                 f"output_shape {self.spectrogram_shape} needs freq and time divisible by "
                 f"2^{len(self.filters)} = {factor} and one channel"
             )
-        self.grid = (freq // factor, time // factor, self.filters[0])
-        self.from_latent = keras.layers.Dense(
-            self.grid[0] * self.grid[1] * self.grid[2],
-            activation="silu",
-            kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", 0),
-        )
-        self.blocks = [
-            keras.layers.Conv2DTranspose(
-                f,
-                self.kernel_size,
-                strides=2,
-                padding="same",
-                activation="silu",
-                kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", i + 1),
-            )
-            for i, f in enumerate(self.filters)
-        ]
-        self.to_params = keras.layers.Conv2D(
-            self.params_per_cell,
-            self.kernel_size,
-            padding="same",
-            kernel_initializer=glorot_uniform(self.seed, "ConvDecoder", len(self.filters) + 1),
+        self._make_layers(
+            (freq // factor, time // factor, self.filters[0]),
+            keras.layers.Conv2DTranspose,
+            lambda init: keras.layers.Conv2D(
+                self.params_per_cell, self.kernel_size, padding="same", kernel_initializer=init
+            ),
         )
 
     def call(self, z: tf.Tensor) -> tfd.Independent:
@@ -185,27 +199,12 @@ class Conv1DDecoder(SpectrogramDecoder):
                 f"output_shape {self.spectrogram_shape} needs time divisible by "
                 f"2^{len(self.filters)} = {factor} and one channel"
             )
-        self.grid = (time // factor, self.filters[0])
-        self.from_latent = keras.layers.Dense(
-            self.grid[0] * self.grid[1],
-            activation="silu",
-            kernel_initializer=glorot_uniform(self.seed, "Conv1DDecoder", 0),
-        )
-        self.blocks = [
-            keras.layers.Conv1DTranspose(
-                f,
-                self.kernel_size,
-                strides=2,
-                padding="same",
-                activation="silu",
-                kernel_initializer=glorot_uniform(self.seed, "Conv1DDecoder", i + 1),
-            )
-            for i, f in enumerate(self.filters)
-        ]
-        self.to_params = keras.layers.Conv1D(
-            freq * self.params_per_cell,
-            1,
-            kernel_initializer=glorot_uniform(self.seed, "Conv1DDecoder", len(self.filters) + 1),
+        self._make_layers(
+            (time // factor, self.filters[0]),
+            keras.layers.Conv1DTranspose,
+            lambda init: keras.layers.Conv1D(  # a spectrum per frame
+                freq * self.params_per_cell, 1, kernel_initializer=init
+            ),
         )
 
     def call(self, z: tf.Tensor) -> tfd.Independent:

@@ -14,13 +14,12 @@ from tfp_audio_vae.seeds import glorot_uniform
 tfd = tfp.distributions
 
 
-@keras.saving.register_keras_serializable(package="tfp_audio_vae")
-class ConvEncoder(keras.layers.Layer):
-    """A stride-2 convolutional encoder returning a diagonal Gaussian posterior q(z | x).
+class StridedConvEncoder(keras.layers.Layer):
+    """What the package's encoders share: ``len(filters)`` stride-2 convolutions (SiLU), then a
+    dense layer to the location and scale of a diagonal Gaussian posterior q(z | x).
 
-    Each of ``len(filters)`` blocks halves frequency and time (128 x 128 -> 4 x 4 with the
-    default five blocks); a dense layer maps the flattened features to the posterior's location
-    and scale. Scales pass through softplus plus ``scale_floor``, so they never collapse to 0.
+    A subclass names its convolution (``conv``) and how a spectrogram ``[batch, freq, time, 1]``
+    becomes that convolution's input (``inputs``).
 
     Args:
       latent_dim: size of z.
@@ -31,13 +30,15 @@ class ConvEncoder(keras.layers.Layer):
         builds the same encoder, and no global generator is touched.
     """
 
+    conv: type[keras.layers.Layer]
+
     def __init__(
         self,
-        latent_dim: int = 32,
-        filters: Sequence[int] = (16, 32, 64, 128, 256),
-        kernel_size: int = 3,
-        scale_floor: float = 1e-3,
-        seed: int = 0,
+        latent_dim: int,
+        filters: Sequence[int],
+        kernel_size: int,
+        scale_floor: float,
+        seed: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -46,31 +47,35 @@ class ConvEncoder(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         self.scale_floor = float(scale_floor)
         self.seed = int(seed)
+        name = type(self).__name__
         self.blocks = [
-            keras.layers.Conv2D(
+            self.conv(
                 f,
                 self.kernel_size,
                 strides=2,
                 padding="same",
                 activation="silu",
-                kernel_initializer=glorot_uniform(self.seed, "ConvEncoder", i),
+                kernel_initializer=glorot_uniform(self.seed, name, i),
             )
             for i, f in enumerate(self.filters)
         ]
         self.flatten = keras.layers.Flatten()
         self.to_params = keras.layers.Dense(
-            2 * self.latent_dim,
-            kernel_initializer=glorot_uniform(self.seed, "ConvEncoder", len(self.filters)),
+            2 * self.latent_dim, kernel_initializer=glorot_uniform(self.seed, name, len(filters))
         )
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.call(tf.zeros([1, *input_shape[1:]]))  # creates every sub-layer's weights
 
+    def inputs(self, x: tf.Tensor) -> tf.Tensor:
+        """``[batch, freq, time, 1]`` -> the first convolution's input."""
+        raise NotImplementedError
+
     def call(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
         """x ``[batch, freq, time, 1]`` -> q(z | x), batch shape ``[batch]``, event ``[latent_dim]``."""
-        h = x
+        h = self.inputs(x)
         for block in self.blocks:
-            h = block(h)  # [batch, freq / 2^i, time / 2^i, filters[i]]
+            h = block(h)  # each halves every spatial side
         return diagonal_posterior(self.to_params(self.flatten(h)), self.scale_floor)
 
     def get_config(self) -> dict[str, Any]:
@@ -85,23 +90,42 @@ class ConvEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
-class Conv1DEncoder(keras.layers.Layer):
-    """A frequency-as-channels encoder: 1-D stride-2 convolutions over time, q(z | x) diagonal.
+class ConvEncoder(StridedConvEncoder):
+    """An image-style encoder: 2-D stride-2 convolutions over frequency and time.
+
+    Each of ``len(filters)`` blocks halves frequency and time (128 x 128 -> 4 x 4 with the
+    default five blocks); about 19 M multiply-adds per 128 x 128 input. Arguments as
+    `StridedConvEncoder`.
+    """
+
+    conv = keras.layers.Conv2D
+
+    def __init__(
+        self,
+        latent_dim: int = 32,
+        filters: Sequence[int] = (16, 32, 64, 128, 256),
+        kernel_size: int = 3,
+        scale_floor: float = 1e-3,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(latent_dim, filters, kernel_size, scale_floor, seed, **kwargs)
+
+    def inputs(self, x: tf.Tensor) -> tf.Tensor:
+        return x  # [batch, freq, time, 1]
+
+
+@keras.saving.register_keras_serializable(package="tfp_audio_vae")
+class Conv1DEncoder(StridedConvEncoder):
+    """A frequency-as-channels encoder: 1-D stride-2 convolutions over time.
 
     The ``freq`` bins of each frame are the channels of a sequence over ``time``, so the first
     layer sees a whole spectrum per frame (a harmonic comb is one pattern, not many local ones).
-    Each of ``len(filters)`` blocks halves time (128 -> 8 frames with the default four); a dense
-    layer maps the flattened ``[time / 2^L, filters[-1]]`` features to the posterior's location
-    and scale (softplus plus ``scale_floor``). About 22 M multiply-adds per 128 x 128 input,
-    against 19 M for `ConvEncoder`.
-
-    Args:
-      latent_dim: size of z.
-      filters: channels of each stride-2 block.
-      kernel_size: convolution kernel size, over time.
-      scale_floor: smallest posterior standard deviation.
-      seed: seeds the initial weights (each layer's from `seeds.derive_seed`).
+    Each of ``len(filters)`` blocks halves time (128 -> 8 frames with the default four); about
+    22 M multiply-adds per 128 x 128 input. Arguments as `StridedConvEncoder`.
     """
+
+    conv = keras.layers.Conv1D
 
     def __init__(
         self,
@@ -112,48 +136,10 @@ class Conv1DEncoder(keras.layers.Layer):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
-        self.filters = tuple(int(f) for f in filters)
-        self.kernel_size = int(kernel_size)
-        self.scale_floor = float(scale_floor)
-        self.seed = int(seed)
-        self.blocks = [
-            keras.layers.Conv1D(
-                f,
-                self.kernel_size,
-                strides=2,
-                padding="same",
-                activation="silu",
-                kernel_initializer=glorot_uniform(self.seed, "Conv1DEncoder", i),
-            )
-            for i, f in enumerate(self.filters)
-        ]
-        self.flatten = keras.layers.Flatten()
-        self.to_params = keras.layers.Dense(
-            2 * self.latent_dim,
-            kernel_initializer=glorot_uniform(self.seed, "Conv1DEncoder", len(self.filters)),
-        )
+        super().__init__(latent_dim, filters, kernel_size, scale_floor, seed, **kwargs)
 
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.call(tf.zeros([1, *input_shape[1:]]))  # creates every sub-layer's weights
-
-    def call(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
-        """x ``[batch, freq, time, 1]`` -> q(z | x), batch shape ``[batch]``, event ``[latent_dim]``."""
-        h = tf.transpose(x[..., 0], [0, 2, 1])  # [batch, time, freq]: a spectrum per frame
-        for block in self.blocks:
-            h = block(h)  # [batch, time / 2^(i+1), filters[i]]
-        return diagonal_posterior(self.to_params(self.flatten(h)), self.scale_floor)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "latent_dim": self.latent_dim,
-            "filters": list(self.filters),
-            "kernel_size": self.kernel_size,
-            "scale_floor": self.scale_floor,
-            "seed": self.seed,
-        }
+    def inputs(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.transpose(x[..., 0], [0, 2, 1])  # [batch, time, freq]: a spectrum per frame
 
 
 def diagonal_posterior(params: tf.Tensor, scale_floor: float) -> tfd.MultivariateNormalDiag:
