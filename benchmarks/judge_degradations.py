@@ -34,7 +34,7 @@ from tfp_audio_vae.data import fsdd  # noqa: E402
 from tfp_audio_vae.data.pipeline import load_waveforms  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig, log_magnitude  # noqa: E402
 from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
-from tfp_audio_vae.evaluation.scores import inception_score  # noqa: E402
+from tfp_audio_vae.evaluation.scores import inception_score, level_difference_db  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
 from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.synthesis.griffin_lim import griffin_lim  # noqa: E402
@@ -54,13 +54,6 @@ def resynthesise(log_mag: np.ndarray, config: SpectrogramConfig, seed: int = 0) 
         length=config.num_samples,
         seed=seed,
     ).numpy()
-
-
-def median_rms_db(waves: np.ndarray, reference: np.ndarray) -> float:
-    """Median RMS of ``waves`` relative to the median RMS of ``reference``, in dB."""
-    rms = np.sqrt(np.mean(np.square(waves), axis=1))
-    reference_rms = np.sqrt(np.mean(np.square(reference), axis=1))
-    return float(20 * np.log10(np.median(rms) / np.median(reference_rms)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy": float(np.mean(np.argmax(probs, axis=1) == digits)),
             "inception_score": inception_score(probs),
             "mean_confidence": float(np.mean(np.max(probs, axis=1))),
-            "median_rms_db": median_rms_db(clips, waves),
+            "median_rms_db": level_difference_db(clips, waves),
         }
     lines = [
         "| condition (300 FSDD test clips) | judge accuracy | IS | mean confidence | level |",

@@ -38,7 +38,7 @@ from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
 from tfp_audio_vae.models.variants import build_vae  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
-from tfp_audio_vae.synthesis.waveforms import to_audio, write_wavs  # noqa: E402
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms, write_wavs  # noqa: E402
 from tfp_audio_vae.training.fit import train  # noqa: E402
 
 COLUMNS = [
@@ -50,8 +50,10 @@ COLUMNS = [
     ("recon. SC", ("reconstruction", "spectral_convergence"), "{:.3f}"),
     ("recon. LSD (dB)", ("reconstruction", "log_spectral_distance_db"), "{:.2f}"),
     ("recon. judged", ("reconstruction", "judge_accuracy"), "{:.1%}"),
+    ("recon. level (dB)", ("reconstruction", "level_db"), "{:+.1f}"),
     ("IS (prior samples)", ("generation", "unconditional", "inception_score"), "{:.2f}"),
     ("FD to test", ("generation", "unconditional", "frechet_distance"), "{:.2f}"),
+    ("sample level (dB)", ("generation", "unconditional", "level_db"), "{:+.1f}"),
     ("digit samples judged", ("generation", "conditional", "accuracy"), "{:.1%}"),
 ]
 
@@ -94,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"{defaults.FIT_PRIOR_EVERY} for priors that can be refitted)",
     )
     parser.add_argument(
+        "--network", choices=["conv1d", "conv2d"], default=defaults.NETWORK, help="the network"
+    )
+    parser.add_argument(
+        "--lr-schedule", choices=["cosine", "constant"], default=defaults.LR_SCHEDULE
+    )
+    parser.add_argument("--learning-rate", type=float, default=defaults.LEARNING_RATE)
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 300 clips, 2 epochs, small figures"
     )
     return parser.parse_args(argv)
@@ -125,11 +134,12 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
 def ceiling_row(real: dict[str, Any]) -> dict[str, Any]:
     """The real test audio's judge figures, arranged like a model's results."""
     return {
-        "reconstruction": {"judge_accuracy": real["accuracy"]},
+        "reconstruction": {"judge_accuracy": real["accuracy"], "level_db": 0.0},
         "generation": {
             "unconditional": {
                 "inception_score": real["inception_score"],
                 "frechet_distance": real["frechet_distance"],
+                "level_db": 0.0,
             },
             "conditional": {"accuracy": real["accuracy"]},
         },
@@ -146,10 +156,10 @@ def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int)
     config = model.audio_config()
     wav_dir = out / "wavs" / label
     picks = [next(i for i, r in enumerate(test_records) if r.digit == d) for d in range(10)]
-    spectrograms, _, _ = generation.encode_files(model, [test_records[i].path for i in picks])
+    _, posterior, _ = generation.encode_files(model, [test_records[i].path for i in picks])
     write_wavs(test_waves[picks], wav_dir, [f"original_{d}" for d in range(10)], config.sample_rate)
     write_wavs(
-        to_audio(model, model.reconstruct(spectrograms), seed=seed),
+        decode_waveforms(model, posterior.mean(), seed=seed),
         wav_dir,
         [f"reconstruction_{d}" for d in range(10)],
         config.sample_rate,
@@ -193,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             variant,
             latent_dim=args.latent_dim,
             seed=args.seed,
-            components_per_class=args.components_per_class if variant == "conditional" else 1,
+            components_per_class=args.components_per_class,
+            network=args.network,
         )
         train(
             model,
@@ -201,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             out / label,
             epochs=epochs,
             validation_data=test_data,
+            learning_rate=args.learning_rate,
+            lr_schedule=args.lr_schedule,
             fit_prior_every=(
                 args.fit_prior_every if hasattr(model.prior, "fit_to_posteriors") else 0
             ),

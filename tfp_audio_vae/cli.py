@@ -224,6 +224,7 @@ def _train(args: argparse.Namespace) -> None:
         latent_dim=args.latent_dim,
         num_components=args.components,
         components_per_class=args.components_per_class,
+        network=args.network,
         seed=args.seed,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
@@ -246,6 +247,7 @@ def _train(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         validation_data=val_data,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
         fit_prior_every=fit_prior_every,
         seed=args.seed,
         verbose=2 if args.quiet else "auto",
@@ -532,7 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--learning-rate",
         type=_number(float, 0, 10, low_open=True),
         default=defaults.LEARNING_RATE,
-        help="(0, 10]",
+        help=f"Adam's peak learning rate, in (0, 10] (default {defaults.LEARNING_RATE})",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=["cosine", "constant"],
+        default=defaults.LR_SCHEDULE,
+        help=f"warm-up then cosine decay, or constant (default {defaults.LR_SCHEDULE})",
+    )
+    p.add_argument(
+        "--network",
+        choices=["conv1d", "conv2d"],
+        default=defaults.NETWORK,
+        help="frequency bins as channels of 1-D convolutions over time, or image-style 2-D "
+        f"convolutions (default {defaults.NETWORK})",
     )
     p.add_argument(
         "--beta", type=_number(float, 0, 1e6), default=1.0, help="KL weight (1 = the ELBO), >= 0"

@@ -15,17 +15,22 @@ NUM_CLASSES = 10
 """Classes of a conditional prior (components of an unsupervised mixture): FSDD's digits."""
 COMPONENTS_PER_CLASS = 12
 """Mixture components per class: FSDD's digits spread over its six speakers."""
-NETWORK = "conv2d"
-"""The encoder and decoder (`models.variants.NETWORKS`)."""
+NETWORK = "conv1d"
+"""The encoder and decoder (`models.variants.NETWORKS`): frequency bins as channels of 1-D
+convolutions over time. Measured on FSDD at 30 epochs against ``"conv2d"`` (0.55x its cost per
+example): reconstructions recognised 92.7% vs 78.0%, Inception Score 5.89 vs 4.37."""
 DECODER_SCALE = "bin"
 """The likelihood's scale: one learned value per frequency bin."""
 
 # Training (`training.fit.train`)
-EPOCHS = 30
+EPOCHS = 45
+"""45 epochs of ``"conv1d"`` cost about 0.83x the 30 epochs of ``"conv2d"`` they replaced."""
 BATCH_SIZE = 64
-LEARNING_RATE = 1e-3
-LR_SCHEDULE = "constant"
-"""``"constant"``, or ``"cosine"`` (one warm-up epoch, then a cosine decay to 0)."""
+LEARNING_RATE = 2e-3
+"""Adam's peak learning rate."""
+LR_SCHEDULE = "cosine"
+"""``"cosine"``: one warm-up epoch, then a cosine decay to 0 at the last epoch; or
+``"constant"``."""
 CLIPNORM = 10.0
 FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the
@@ -35,7 +40,11 @@ end); priors without ``fit_to_posteriors`` are never refitted."""
 TEMPERATURE = 0.5
 """Spread of prior draws around their component: digit samples were recognised 79% of the time
 at 0.5 against 68% at 1 (the exact prior)."""
+AUDIO_STATISTIC = "power"
+"""The statistic of p(x | z) that becomes audio (`synthesis.waveforms.audible_spectrogram`): the
+magnitude whose power is the expected power, so the output is as loud as the data."""
 GRIFFIN_LIM_ITERATIONS = 32
+"""Fast Griffin-Lim iterations: 100 gave the same judged figures at 3x the cost."""
 
 # Evaluation (`evaluation.metrics.evaluate`)
 IWAE_K = 100

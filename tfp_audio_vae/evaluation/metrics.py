@@ -35,6 +35,7 @@ from tfp_audio_vae.evaluation.judge import Judge
 from tfp_audio_vae.evaluation.scores import (
     frechet_distance,
     inception_score,
+    level_difference_db,
     log_spectral_distance,
     spectral_convergence,
 )
@@ -42,7 +43,7 @@ from tfp_audio_vae.models.latents import ClassMeans, encode_dataset
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.generation import generate
-from tfp_audio_vae.synthesis.waveforms import spectrogram_to_waveform
+from tfp_audio_vae.synthesis.waveforms import audible_spectrogram, spectrogram_to_waveform
 
 # --------------------------------------------------------------------------- data
 
@@ -150,9 +151,10 @@ def reconstruction_metrics(
 ) -> dict[str, float]:
     """How close re-synthesised reconstructions sound to the original clips.
 
-    Each clip goes waveform -> normalised log-STFT -> `VAE.reconstruct` (decoder mean at the
-    posterior mean) -> Griffin-Lim (``n_iter`` iterations) -> waveform; the STFT magnitude of that
-    waveform is compared with the STFT magnitude of the ORIGINAL waveform.
+    Each clip goes waveform -> normalised log-STFT -> p(x | z) at the posterior mean ->
+    `waveforms.audible_spectrogram` (the statistic a user hears) -> Griffin-Lim (``n_iter``
+    iterations) -> waveform; the STFT magnitude of that waveform is compared with the STFT
+    magnitude of the ORIGINAL waveform.
 
     Args:
       model: a trained VAE.
@@ -169,24 +171,31 @@ def reconstruction_metrics(
       ``spectral_convergence`` (``||S - S_hat||_F / ||S||_F``, 0 is perfect),
       ``log_spectral_distance_db`` (dB, with magnitudes floored at ``config.log_floor``: below
       it the representation holds nothing, so the silent padding does not dominate), each the
-      mean over clips; ``judge_accuracy`` (with a judge and labelled clips) and ``examples``.
+      mean over clips; ``level_db`` (`scores.level_difference_db` of the reconstructions
+      against the originals: 0 dB is as loud); ``judge_accuracy`` (with a judge and labelled
+      clips) and ``examples``.
     """
     config = config or model.audio_config()
-    convergence, distance, heard, digits = [], [], [], []
+    convergence, distance, heard, originals, digits = [], [], [], [], []
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
-            model.reconstruct(x), config, n_iter=n_iter, seed=seed + i
+            audible_spectrogram(model.decode(model.encode(x).mean()), config),
+            config,
+            n_iter=n_iter,
+            seed=seed + i,
         )  # [b, num_samples]
         reference = stft_magnitude(waves, config.n_fft, config.hop_length)  # [b, frames, bins]
         estimate = stft_magnitude(rebuilt, config.n_fft, config.hop_length)
         convergence.append(spectral_convergence(reference, estimate).numpy())  # [b]
         distance.append(log_spectral_distance(reference, estimate, floor=config.log_floor).numpy())
         heard.append(rebuilt.numpy())
+        originals.append(np.asarray(waves))
         digits.append(labels)
     metrics = {
         "spectral_convergence": float(np.mean(np.concatenate(convergence))),
         "log_spectral_distance_db": float(np.mean(np.concatenate(distance))),
+        "level_db": level_difference_db(np.concatenate(heard), np.concatenate(originals)),
         "examples": int(sum(len(d) for d in digits)),
     }
     labelled = np.concatenate(digits) >= 0  # [n]
@@ -197,14 +206,18 @@ def reconstruction_metrics(
     return metrics
 
 
-def _judged(judge: Judge, waves: np.ndarray, real_features: np.ndarray) -> dict[str, Any]:
-    """What the judge makes of clips: IS, Fréchet distance to real features, digit histogram."""
+def _judged(
+    judge: Judge, waves: np.ndarray, real_waves: np.ndarray, real_features: np.ndarray
+) -> dict[str, Any]:
+    """What the judge makes of clips: IS, Fréchet distance to real features, digit histogram;
+    and their level against the real clips (dB)."""
     probs = judge.predict_proba(waves)  # [n, 10]
     heard = np.bincount(np.argmax(probs, axis=1), minlength=NUM_DIGITS)  # [10]
     return {
         "inception_score": inception_score(probs),
         "frechet_distance": frechet_distance(judge.features(waves), real_features),
         "digit_histogram": (heard / len(waves)).tolist(),
+        "level_db": level_difference_db(waves, real_waves),
     }
 
 
@@ -237,7 +250,7 @@ def generation_metrics(
     """
     real_features = judge.features(real_test_waves)  # [m, d]
     prior_samples = generate(model, n, temperature=temperature, seed=seed, n_iter=n_iter)
-    unconditional = _judged(judge, prior_samples, real_features)
+    unconditional = _judged(judge, prior_samples, real_test_waves, real_features)
     labels = np.arange(n) % NUM_DIGITS  # [n]
     if model.prior.conditional:
         route = "prior"
@@ -266,7 +279,7 @@ def generation_metrics(
         "route": route,
         "accuracy": float(correct.mean()),
         "per_digit_accuracy": [float(correct[labels == d].mean()) for d in range(NUM_DIGITS)],
-        **_judged(judge, waves, real_features),
+        **_judged(judge, waves, real_test_waves, real_features),
     }
     return {
         "samples": n,

@@ -134,3 +134,11 @@ def _sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
     """Symmetric square root of a positive semi-definite matrix (negative round-off clipped)."""
     eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
     return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def level_difference_db(waves: np.ndarray, reference: np.ndarray) -> float:
+    """How much louder ``waves`` ``[n, samples]`` are than ``reference`` ``[m, samples]``, in dB:
+    ``20 log10`` of the ratio of their median clip RMS (0 dB is the same level)."""
+    rms = np.sqrt(np.mean(np.square(np.asarray(waves, np.float64)), axis=1))  # [n]
+    reference_rms = np.sqrt(np.mean(np.square(np.asarray(reference, np.float64)), axis=1))
+    return float(20.0 * np.log10(np.median(rms) / np.median(reference_rms)))

@@ -16,7 +16,7 @@ from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
 from tfp_audio_vae.models.latents import ClassMeans
 from tfp_audio_vae.models.vae import VAE
-from tfp_audio_vae.synthesis.waveforms import decode_waveforms, to_audio
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms
 
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
 
@@ -130,8 +130,8 @@ def reconstruct_files(
     model: VAE, files: Sequence[str | Path], *, n_iter: int = 32, seed: int = 0
 ) -> np.ndarray:
     """Reconstructions of audio files as waveforms ``[n, num_samples]`` at the model's rate."""
-    spectrograms, _, _ = encode_files(model, files)
-    return to_audio(model, model.reconstruct(spectrograms), n_iter=n_iter, seed=seed)
+    _, posterior, _ = encode_files(model, files)
+    return decode_waveforms(model, posterior.mean(), n_iter=n_iter, seed=seed)
 
 
 def interpolate(
