@@ -61,6 +61,11 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path):
     assert all(a >= b for a, b in zip(rates[2:], rates[3:], strict=False))
     assert rates[10] == pytest.approx(0.0, abs=1e-9)
     assert learning_rate_schedule(1e-3, "constant", data, epochs=5) == 1e-3
+    unknown = data.filter(lambda batch: True)  # TensorFlow no longer knows its length
+    counted = learning_rate_schedule(2e-3, "cosine", unknown, epochs=5, warmup_epochs=1)
+    assert [float(counted(step)) for step in range(11)] == rates
+    with pytest.raises(ValueError, match="finite"):
+        learning_rate_schedule(2e-3, "cosine", data.repeat(), epochs=5)
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4, network="conv1d")
     history = train(model, data, tmp_path / "run", epochs=2, lr_schedule="cosine", verbose=0)
     assert np.isfinite(history.history["loss"]).all()

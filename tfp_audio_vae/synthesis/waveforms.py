@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -95,7 +96,8 @@ def audible_spectrogram(
       config: the model's spectrogram config (its per-bin ``std``).
       statistic: ``"median"``, ``"mean"`` or ``"power"``.
     Returns:
-      ``[n, freq, time, 1]`` in the model's normalised units.
+      ``[n, freq, time, 1]`` in the model's normalised units, capped at the magnitude of a
+      full-scale signal (``n_fft / 2``).
     """
     shifts = {"median": 0.0, "mean": 0.5, "power": 1.0}
     if statistic not in shifts:
@@ -104,8 +106,13 @@ def audible_spectrogram(
     if not isinstance(normal, tfd.Normal):
         return likelihood.mean()
     std = tf.constant(config.std, tf.float32)[:, tf.newaxis, tf.newaxis]  # [freq, 1, 1]
+    mean = tf.constant(config.mean, tf.float32)[:, tf.newaxis, tf.newaxis]
     # exp(mu_L + c s_L^2) in log units is mu + c s^2 std in normalised ones
-    return normal.loc + shifts[statistic] * tf.square(normal.scale) * std  # [n, freq, time, 1]
+    x = normal.loc + shifts[statistic] * tf.square(normal.scale) * std  # [n, freq, time, 1]
+    # No magnitude above a full-scale signal's (a Hann frame of samples in [-1, 1] sums to at
+    # most n_fft / 2): an unsure decoder's s^2 would otherwise overflow exp().
+    ceiling = (math.log(config.n_fft / 2) - mean) / std  # [freq, 1, 1], normalised units
+    return tf.minimum(x, ceiling)
 
 
 def decode_waveforms(

@@ -116,18 +116,23 @@ def learning_rate_schedule(
     """Adam's learning rate: a constant, or a linear warm-up to ``learning_rate`` over
     ``warmup_epochs`` followed by a cosine decay to 0 at ``epochs``.
 
-    The schedule is a function of the optimizer's step, so a resumed run continues it.
+    The schedule is a function of the optimizer's step, so a resumed run continues it. A dataset
+    whose length TensorFlow does not know (e.g. after ``filter``) is counted once.
 
     Raises:
-      ValueError: for an unknown schedule, or ``"cosine"`` with a dataset of unknown length.
+      ValueError: for an unknown schedule, or ``"cosine"`` with an infinite dataset.
     """
     if schedule == "constant":
         return learning_rate
     if schedule != "cosine":
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {schedule!r}")
     steps_per_epoch = int(train_data.cardinality())
+    if steps_per_epoch == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("lr_schedule='cosine' needs a finite training dataset: use 'constant'")
+    if steps_per_epoch == tf.data.UNKNOWN_CARDINALITY:
+        steps_per_epoch = sum(1 for _ in train_data)  # one pass, to know the epoch's length
     if steps_per_epoch <= 0:
-        raise ValueError("lr_schedule='cosine' needs a training dataset of known length")
+        raise ValueError("lr_schedule='cosine' needs a training dataset with at least one batch")
     total = steps_per_epoch * int(epochs)
     warmup = min(round(warmup_epochs * steps_per_epoch), total - 1)
     return keras.optimizers.schedules.CosineDecay(
