@@ -43,7 +43,11 @@ from tfp_audio_vae.models.latents import ClassMeans, encode_dataset
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.generation import generate
-from tfp_audio_vae.synthesis.waveforms import audible_spectrogram, spectrogram_to_waveform
+from tfp_audio_vae.synthesis.waveforms import (
+    AudioStatistic,
+    audible_spectrogram,
+    spectrogram_to_waveform,
+)
 
 # --------------------------------------------------------------------------- data
 
@@ -146,6 +150,7 @@ def reconstruction_metrics(
     judge: Judge | None = None,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     *,
+    statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict[str, float]:
@@ -165,6 +170,7 @@ def reconstruction_metrics(
       judge: when given, also the fraction of reconstructions heard as the right digit (over
         the clips with a known digit).
       n_iter: Griffin-Lim iterations.
+      statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
       batch_size: clips per batch (for unbatched datasets and arrays).
       seed: of Griffin-Lim's initial phase.
     Returns:
@@ -180,7 +186,7 @@ def reconstruction_metrics(
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
-            audible_spectrogram(model.decode(model.encode(x).mean()), config),
+            audible_spectrogram(model.decode(model.encode(x).mean()), config, statistic),
             config,
             n_iter=n_iter,
             seed=seed + i,
@@ -231,6 +237,7 @@ def generation_metrics(
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
+    statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
 ) -> dict[str, Any]:
     """How ``n`` generated clips sound to the judge, against the real test clips.
@@ -249,7 +256,8 @@ def generation_metrics(
       when neither route is available.
     """
     real_features = judge.features(real_test_waves)  # [m, d]
-    prior_samples = generate(model, n, temperature=temperature, seed=seed, n_iter=n_iter)
+    audio = {"temperature": temperature, "statistic": statistic, "n_iter": n_iter}
+    prior_samples = generate(model, n, seed=seed, **audio)
     unconditional = _judged(judge, prior_samples, real_test_waves, real_features)
     labels = np.arange(n) % NUM_DIGITS  # [n]
     if model.prior.conditional:
@@ -270,9 +278,8 @@ def generation_metrics(
         method=route,
         class_means=class_means,
         noise=noise,
-        temperature=temperature,
         seed=seed + 1,
-        n_iter=n_iter,
+        **audio,
     )
     correct = judge.predict(waves) == labels  # [n]
     conditional = {
@@ -370,6 +377,7 @@ def evaluate(
     n_samples: int = defaults.GENERATED_CLIPS,
     seed: int = 0,
     temperature: float = defaults.TEMPERATURE,
+    statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     batch_size: int = 64,
 ) -> dict[str, Any]:
@@ -388,6 +396,7 @@ def evaluate(
       n_samples: generated clips per figure.
       seed, n_iter, batch_size: seed of every draw, Griffin-Lim iterations, clips per batch.
       temperature: of the generated clips (see `generation_metrics`).
+      statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
       "real_audio", "mixture"}`` (``mixture`` only for mixture priors, without the per-clip
@@ -400,7 +409,14 @@ def evaluate(
         "active_units": active_units(model, test),
         "latent_dim": model.latent_dim,
         "reconstruction": reconstruction_metrics(
-            model, test, config, judge, n_iter, batch_size=batch_size, seed=seed
+            model,
+            test,
+            config,
+            judge,
+            n_iter,
+            statistic=statistic,
+            batch_size=batch_size,
+            seed=seed,
         ),
         "generation": generation_metrics(
             model,
@@ -410,6 +426,7 @@ def evaluate(
             seed,
             class_means=class_means,
             temperature=temperature,
+            statistic=statistic,
             n_iter=n_iter,
         ),
         "real_audio": real_audio_ceiling(judge, test_waves, test_digits),

@@ -16,7 +16,7 @@ from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
 from tfp_audio_vae.models.latents import ClassMeans
 from tfp_audio_vae.models.vae import VAE
-from tfp_audio_vae.synthesis.waveforms import decode_waveforms
+from tfp_audio_vae.synthesis.waveforms import AudioStatistic, decode_waveforms
 
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
 
@@ -80,10 +80,12 @@ def generate(
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
+    statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     seed: int = 0,
 ) -> np.ndarray:
-    """Waveforms ``[n, num_samples]`` of decoded latents from `sample_latents` (same arguments).
+    """Waveforms ``[n, num_samples]`` of decoded latents from `sample_latents` (same arguments);
+    ``statistic`` is the statistic of p(x | z) that becomes audio (`audible_spectrogram`).
 
     #### Examples
 
@@ -106,7 +108,7 @@ def generate(
         temperature=temperature,
         seed=seed,
     )
-    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
+    return decode_waveforms(model, z, statistic=statistic, n_iter=n_iter, seed=seed)
 
 
 def encode_files(
