@@ -4,7 +4,7 @@ Both use the same pipeline, network, seed and budget; only the prior differs. Ea
 the official test split with every metric of `tfp_audio_vae.evaluation.metrics`, through real audio
 (decoder -> Griffin-Lim -> waveform -> digit judge), beside the same figures for real test audio.
 
-    python examples/compare_priors.py                 # the default run (about 15 minutes, 2 cores)
+    python examples/compare_priors.py                 # the default run (12-25 minutes, 2 cores)
     python examples/compare_priors.py --quick         # a smoke run (about 2 minutes)
 
 Writes to ``--out`` (default ``runs/compare_priors``): ``results.md`` and ``results.json`` (the
