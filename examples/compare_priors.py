@@ -223,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             validation_data=test_data,
             learning_rate=args.learning_rate,
             lr_schedule=args.lr_schedule,
-            fit_prior_every=(
-                args.fit_prior_every if hasattr(model.prior, "fit_to_posteriors") else 0
-            ),
+            fit_prior_every=args.fit_prior_every if label == "mixture" else 0,
             seed=args.seed,
             verbose=2,
         )

@@ -190,7 +190,7 @@ def _train(args: argparse.Namespace) -> None:
     from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.files import atomic_output
     from tfp_audio_vae.models.variants import build_vae
-    from tfp_audio_vae.training.fit import check_training_setup, train
+    from tfp_audio_vae.training.fit import check_training_setup, refit_period, train
 
     run_dir = Path(args.run_dir)
     settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
@@ -230,11 +230,7 @@ def _train(args: argparse.Namespace) -> None:
         warmup_steps=args.warmup_steps,
         free_nats=args.free_nats,
     )
-    fit_prior_every = args.fit_prior_every
-    if fit_prior_every is None:
-        fit_prior_every = (
-            defaults.FIT_PRIOR_EVERY if hasattr(model.prior, "fit_to_posteriors") else 0
-        )
+    fit_prior_every = refit_period(model, args.fit_prior_every)
     # refuse what cannot work (e.g. unlabelled files for a conditional prior) before writing
     check_training_setup(model, train_data, args.epochs, args.learning_rate, fit_prior_every)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,14 @@ def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, 
     return manager, epoch
 
 
+def refit_period(model: VAE, fit_prior_every: int | None) -> int:
+    """``fit_prior_every`` as given, or for ``None`` `defaults.FIT_PRIOR_EVERY` when the model's
+    prior can be refitted (it has ``fit_to_posteriors``) and 0 (never) when it cannot."""
+    if fit_prior_every is not None:
+        return fit_prior_every
+    return defaults.FIT_PRIOR_EVERY if hasattr(model.prior, "fit_to_posteriors") else 0
+
+
 def check_training_setup(
     model: VAE,
     train_data: tf.data.Dataset,
@@ -225,9 +233,7 @@ def train(
     len(train(model, data, run_dir, epochs=2, verbose=0).history)  # ==> 0  (already done)
     ```
     """
-    if fit_prior_every is None:
-        refittable = hasattr(model.prior, "fit_to_posteriors")
-        fit_prior_every = defaults.FIT_PRIOR_EVERY if refittable else 0
+    fit_prior_every = refit_period(model, fit_prior_every)
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
     with folder_lock(run_dir):
