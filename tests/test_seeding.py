@@ -168,8 +168,15 @@ def test_a_resumed_run_repeats_the_uninterrupted_run(tmp_path):
     whole = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=7)
     train(whole, data, tmp_path / "whole", epochs=2, **options)
 
+    class StopAfterFirstEpoch(keras.callbacks.Callback):  # runs after its checkpoint is written
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
     first = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=7)
-    train(first, data, tmp_path / "parts", epochs=1, **options)
+    with pytest.raises(KeyboardInterrupt):  # the same run, cut short (its schedule spans 2 epochs)
+        train(
+            first, data, tmp_path / "parts", epochs=2, callbacks=[StopAfterFirstEpoch()], **options
+        )
     keras.utils.set_random_seed(99)  # a different global state in between changes nothing
     resumed = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=7)
     history = train(resumed, data, tmp_path / "parts", epochs=2, **options)

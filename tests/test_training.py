@@ -55,10 +55,13 @@ class WeightsAtTrainBegin(keras.callbacks.Callback):
         self.iterations = int(self.model.optimizer.iterations.numpy())
 
 
+CONSTANT = {"lr_schedule": "constant"}  # as `restored_from` compiles its probe
+
+
 def restored_from(run_dir, checkpoint: str, variant: str) -> list[np.ndarray]:
     """The weights stored in ``run_dir/checkpoints/<checkpoint>``, read into a fresh model."""
     probe = build_vae(TINY_CONFIG, variant, latent_dim=4, seed=123)
-    probe.compile(optimizer=keras.optimizers.Adam())
+    probe.compile(optimizer=keras.optimizers.Adam())  # as the runs below: a constant rate
     probe.optimizer.build(probe.trainable_variables)
     tf.train.Checkpoint(model=probe, optimizer=probe.optimizer).restore(
         str(run_dir / "checkpoints" / checkpoint)
@@ -80,7 +83,15 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
 
     model = build_vae(TINY_CONFIG, "mog", latent_dim=4)
     with pytest.raises(KeyboardInterrupt):
-        train(model, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[Interrupt()])
+        train(
+            model,
+            random_batches(),
+            tmp_path,
+            epochs=4,
+            verbose=0,
+            callbacks=[Interrupt()],
+            **CONSTANT,
+        )
     interrupted = [w.copy() for w in model.get_weights()]  # those of epoch 2's end
     steps = int(model.optimizer.iterations.numpy())
     # the checkpoint on disk holds exactly the weights the interrupted run ended with
@@ -89,7 +100,9 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
     fresh = build_vae(TINY_CONFIG, "mog", latent_dim=4, seed=99)  # different initial weights
     initial = [w.copy() for w in fresh.get_weights()]
     start = WeightsAtTrainBegin()
-    history = train(fresh, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[start])
+    history = train(
+        fresh, random_batches(), tmp_path, epochs=4, verbose=0, callbacks=[start], **CONSTANT
+    )
     # training went on from the saved weights and optimizer step, not from seed 99's
     assert_same_weights(start.weights, interrupted)
     assert not any(np.array_equal(a, b) for a, b in zip(start.weights, initial, strict=True))
@@ -102,7 +115,7 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
 def test_a_nan_batch_stops_training_and_restores_the_last_good_checkpoint(tmp_path):
     good = random_batches(n=32, batch_size=16)  # 2 steps per epoch
     model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
-    train(model, good, tmp_path, epochs=1, verbose=0)
+    train(model, good, tmp_path, epochs=1, verbose=0, **CONSTANT)
 
     def poison(batch):
         x = batch["spectrogram"]
@@ -117,7 +130,15 @@ def test_a_nan_batch_stops_training_and_restores_the_last_good_checkpoint(tmp_pa
     with pytest.raises(
         NonFiniteLossError, match=r"epoch 2, step 2.*reset to the last good checkpoint"
     ):
-        train(model, second_batch_poisoned, tmp_path, epochs=3, verbose=0, callbacks=[failing])
+        train(
+            model,
+            second_batch_poisoned,
+            tmp_path,
+            epochs=3,
+            verbose=0,
+            callbacks=[failing],
+            **CONSTANT,
+        )
     after = model.get_weights()
     assert all(np.isfinite(w).all() for w in after)
     # the model in memory is the one in the last good checkpoint (epoch 1's end) ...

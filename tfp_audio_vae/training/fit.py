@@ -194,7 +194,8 @@ def train(
       validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
       lr_schedule: ``"constant"`` or ``"cosine"`` (`learning_rate_schedule`: a one-epoch warm-up,
-        then a cosine decay to 0 at ``epochs``; needs a dataset of known length).
+        then a cosine decay to 0 at ``epochs``). The cosine schedule spans ``epochs``: resuming
+        with the same ``epochs`` continues it exactly; resuming with more stretches what is left.
       fit_prior_every: refit the prior to the aggregate posterior of ``train_data`` every this
         many epochs and at the end (`FitPrior`); 0 never does; ``None`` (the default) refits
         every `defaults.FIT_PRIOR_EVERY` epochs a prior that has ``fit_to_posteriors`` (the
