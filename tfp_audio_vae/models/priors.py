@@ -134,6 +134,12 @@ class Prior(keras.layers.Layer):
         return {**super().get_config(), "latent_dim": self.latent_dim}
 
 
+def check_temperature(temperature: float) -> None:
+    """Raises ValueError unless ``temperature`` is a positive finite number."""
+    if not (temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+
+
 def sample_with_temperature(
     distribution: tfd.Distribution,
     n: int,
@@ -159,8 +165,7 @@ def sample_with_temperature(
     Returns:
       ``[n, latent]``.
     """
-    if not (temperature > 0 and np.isfinite(temperature)):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    check_temperature(temperature)
     per_draw = distribution.batch_shape.rank > 0  # batch [n]: one draw from each
     shape = [] if per_draw else [n]
     if temperature == 1.0:

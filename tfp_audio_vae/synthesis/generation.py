@@ -3,7 +3,6 @@ reconstructions of any audio file, each as waveforms ``[n, num_samples]`` at the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -15,6 +14,7 @@ from tfp_audio_vae import defaults
 from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
 from tfp_audio_vae.models.latents import ClassMeans
+from tfp_audio_vae.models.priors import check_temperature
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.waveforms import AudioStatistic, decode_waveforms
 
@@ -46,8 +46,7 @@ def sample_latents(
     """
     if digits is not None and len(digits) != n:
         raise ValueError(f"{len(digits)} digits for {n} samples")
-    if not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    check_temperature(temperature)  # before any route, the class-mean one included
     labels = None if digits is None else tf.constant(digits, tf.int32)  # [n]
     if labels is not None and method == "auto":
         method = "prior" if model.prior.conditional else "class-mean"
