@@ -20,24 +20,24 @@ train[0]                        # FSDDRecord(path=.../0_george_10.wav, digit=0, 
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import hashlib
-import http.client
 import json
 import os
-import posixpath
 import re
-import secrets
 import shutil
-import tarfile
 import tempfile
-import urllib.request
-import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from tqdm import tqdm
+from tfp_audio_vae.data.archives import CACHE_ENV_VAR as CACHE_ENV_VAR  # re-exported
+from tfp_audio_vae.data.archives import (
+    DatasetError,
+    cache_dir,
+    fetch,
+    move_into_place,
+    sha256,
+    unpack,
+)
 
 FSDD_VERSION = "v1.0.10"
 ARCHIVE_URL = (
@@ -48,7 +48,6 @@ ARCHIVE_TOP = f"free-spoken-digit-dataset-{FSDD_VERSION.removeprefix('v')}"
 """The archive's top folder, and the name of the dataset folder `download` creates."""
 ENV_VAR = "TFP_AUDIO_VAE_FSDD"
 """Names a folder holding ``recordings/`` (an FSDD copy), used before the cache."""
-CACHE_ENV_VAR = "TFP_AUDIO_VAE_CACHE"
 
 MANIFEST = resources.files(__package__) / "fsdd_recordings.sha256"
 SPEAKERS = resources.files(__package__) / "fsdd_speakers.json"
@@ -59,7 +58,7 @@ NUM_DIGITS = 10
 """FSDD's classes: the digits 0-9."""
 
 
-class FSDDError(RuntimeError):
+class FSDDError(DatasetError):
     """FSDD could not be downloaded, unpacked or verified; the message names the file or URL."""
 
 
@@ -104,17 +103,6 @@ def parse_filename(path: str | os.PathLike[str]) -> FSDDRecord:
             "e.g. 3_theo_27.wav"
         )
     return FSDDRecord(path, int(match["digit"]), match["speaker"], int(match["index"]))
-
-
-def cache_dir() -> Path:
-    """Where the package keeps downloads: ``$TFP_AUDIO_VAE_CACHE``, else
-    ``$XDG_CACHE_HOME/tfp_audio_vae``, else ``~/.cache/tfp_audio_vae``."""
-    if os.environ.get(CACHE_ENV_VAR):
-        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "tfp_audio_vae"
-    return Path.home() / ".cache" / "tfp_audio_vae"
 
 
 def _manifest() -> dict[str, str]:
@@ -168,14 +156,6 @@ def locate(root: str | os.PathLike[str] | None = None, download: bool = True) ->
     return _download_into(cache_dir(), ARCHIVE_URL, progress=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _mismatches(root: Path) -> list[str]:
     """``"recordings/<name> (missing)"`` or ``"... (SHA-256 mismatch)"`` for each bad recording."""
     bad = []
@@ -183,7 +163,7 @@ def _mismatches(root: Path) -> list[str]:
         path = root / name
         if not path.is_file():
             bad.append(f"{name} (missing)")
-        elif _sha256(path) != digest:
+        elif sha256(path) != digest:
             bad.append(f"{name} (SHA-256 mismatch)")
     return bad
 
@@ -231,13 +211,14 @@ def _download_into(dest: Path, url: str, progress: bool) -> Path:
     root = dest / ARCHIVE_TOP
     archive = dest / f"{ARCHIVE_TOP}.tar.gz"
     if not archive.is_file():
-        _fetch(url, archive, progress)
+        fetch(url, archive, desc=f"FSDD {FSDD_VERSION}", progress=progress, error=FSDDError)
     staging = Path(tempfile.mkdtemp(prefix=".fsdd-unpack-", dir=dest))
     try:
-        _unpack(archive, staging)
+        prefix = f"{ARCHIVE_TOP}/recordings/"
+        unpack(archive, staging, lambda name: name.startswith(prefix), error=FSDDError)
         if bad := _mismatches(staging / ARCHIVE_TOP):
             raise FSDDError(f"the archive from {url} does not match the manifest: {_listing(bad)}")
-        _move_into_place(staging / ARCHIVE_TOP, root)
+        move_into_place(staging / ARCHIVE_TOP, root)
     except FSDDError:
         archive.unlink(missing_ok=True)  # a bad archive must not be reused
         raise
@@ -245,82 +226,6 @@ def _download_into(dest: Path, url: str, progress: bool) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
     archive.unlink()
     return root
-
-
-def _fetch(url: str, archive: Path, progress: bool) -> None:
-    """Streams ``url`` to ``archive``.part, renamed to ``archive`` only once fully received."""
-    part = archive.with_name(archive.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
-            length = response.headers.get("Content-Length", "")
-            expected = int(length) if length.isdigit() else None
-            received = 0
-            with tqdm(
-                total=expected,
-                unit="B",
-                unit_scale=True,
-                desc=f"FSDD {FSDD_VERSION}",
-                disable=not progress,
-            ) as bar:
-                while block := response.read(1 << 20):
-                    out.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-        if expected is not None and received != expected:
-            raise FSDDError(
-                f"download of {url} stopped after {received} of {expected} bytes; "
-                "nothing was kept, try again"
-            )
-        os.replace(part, archive)
-    except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, resets
-        raise FSDDError(f"could not download {url}: {error}") from error
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _refusal(member: tarfile.TarInfo) -> str | None:
-    """Why an archive member must not be unpacked, or None if it is harmless."""
-    name = member.name
-    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
-        return "has an absolute path"
-    if ".." in re.split(r"[/\\]", name):
-        return "has '..' in its path"
-    if member.isdev():
-        return "is a device file or FIFO"
-    if member.issym() or member.islnk():
-        base = posixpath.dirname(name) if member.issym() else ""
-        target = posixpath.normpath(posixpath.join(base, member.linkname))
-        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
-            return f"is a link to {member.linkname!r}, outside the archive"
-    return None
-
-
-def _unpack(archive: Path, staging: Path) -> None:
-    """Unpacks the ``recordings/`` of a checked archive into ``staging``."""
-    prefix = f"{ARCHIVE_TOP}/recordings/"
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                if (why := _refusal(member)) is not None:
-                    raise FSDDError(f"{archive}: refusing to unpack: member {member.name!r} {why}")
-            wanted = [m for m in members if m.name.startswith(prefix) and m.isfile()]
-            if not wanted:
-                raise FSDDError(f"{archive}: no {prefix} files in the archive")
-            tar.extractall(staging, members=wanted, filter="data")
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raise FSDDError(f"{archive}: damaged or not a .tar.gz archive ({error})") from error
-
-
-def _move_into_place(new: Path, root: Path) -> None:
-    """Renames ``new`` onto ``root``; an existing ``root`` is swapped out, then deleted."""
-    if not root.exists():
-        os.replace(new, root)
-        return
-    old = root.with_name(f".{root.name}.old-{secrets.token_hex(4)}")
-    os.replace(root, old)
-    os.replace(new, root)
-    shutil.rmtree(old)
 
 
 def records(
