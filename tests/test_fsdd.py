@@ -6,19 +6,18 @@ Downloads are served from a loopback HTTP server; no test touches the network.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import re
 import tarfile
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tfp_audio_vae.data import fsdd
 from tfp_audio_vae.data.fsdd import ARCHIVE_TOP, FSDDError, FSDDRecord
+
+from .loopback import LoopbackServer, add_member
 
 SOME = ["0_jackson_0.wav", "3_theo_27.wav", "7_nicolas_4.wav", "9_yweweler_49.wav"]
 
@@ -185,78 +184,18 @@ def test_locate_without_download_lists_the_places_looked_in(
 # --- download, from a loopback server ---------------------------------------------------------
 
 
-class _Server:
-    """Serves ``routes[path] = (body, declared_length)`` on 127.0.0.1; a declared length longer
-    than the body makes a truncated download."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[bytes, int]] = {}
-        routes = self.routes
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if self.path not in routes:
-                    self.send_error(404)
-                    return
-                body, length = routes[self.path]
-                self.send_response(200)
-                self.send_header("Content-Type", "application/gzip")
-                self.send_header("Content-Length", str(length))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str, body: bytes, declared_length: int | None = None) -> str:
-        self.routes[path] = (body, len(body) if declared_length is None else declared_length)
-        return self.base + path
-
-
-@pytest.fixture(scope="module")
-def loopback() -> Iterator[_Server]:
-    served = _Server()
-    yield served
-    served.httpd.shutdown()
-    served.httpd.server_close()
-    served.thread.join()
-
-
-@pytest.fixture
-def server(loopback: _Server, monkeypatch: pytest.MonkeyPatch) -> _Server:
-    """The loopback server with no routes yet, reached without any proxy."""
-    for proxy in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
-    monkeypatch.setenv("no_proxy", "*")
-    loopback.routes.clear()
-    return loopback
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes = b"", **fields: object) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    for key, value in fields.items():
-        setattr(info, key, value)
-    tar.addfile(info, io.BytesIO(data) if data else None)
-
-
 def _archive(fsdd_root: Path, *extra: dict[str, object], damage: str | None = None) -> bytes:
     """A .tar.gz laid out like the FSDD release, holding the SOME recordings (+ extra members)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        _add(tar, f"{ARCHIVE_TOP}/README.md", b"# FSDD\n")
+        add_member(tar, f"{ARCHIVE_TOP}/README.md", b"# FSDD\n")
         for name in SOME:
             data = (fsdd_root / "recordings" / name).read_bytes()
             if name == damage:
                 data = data[:-1] + bytes([data[-1] ^ 1])
-            _add(tar, f"{ARCHIVE_TOP}/recordings/{name}", data)
+            add_member(tar, f"{ARCHIVE_TOP}/recordings/{name}", data)
         for member in extra:
-            _add(tar, **member)
+            add_member(tar, **member)
     return buffer.getvalue()
 
 
@@ -265,7 +204,7 @@ def _leftovers(dest: Path) -> list[str]:
 
 
 def test_download_unpacks_verifies_and_tidies_up(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path
 ) -> None:
     url = server.url("/fsdd.tar.gz", _archive(fsdd_root))
     dest = tmp_path / "dest"
@@ -284,7 +223,7 @@ def test_download_unpacks_verifies_and_tidies_up(
 
 def test_locate_downloads_into_the_cache(
     fsdd_root: Path,
-    server: _Server,
+    server: LoopbackServer,
     monkeypatch: pytest.MonkeyPatch,
     no_fsdd_env: Path,
     small_manifest: Path,
@@ -297,7 +236,7 @@ def test_locate_downloads_into_the_cache(
 
 
 def test_a_truncated_download_is_refused(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path
 ) -> None:
     body = _archive(fsdd_root)
     url = server.url("/cut.tar.gz", body[: len(body) // 2], declared_length=len(body))
@@ -307,7 +246,7 @@ def test_a_truncated_download_is_refused(
 
 
 def test_http_errors_and_non_archives_are_refused(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path
 ) -> None:
     with pytest.raises(FSDDError, match="could not download .*404"):
         fsdd.download(tmp_path / "dest", url=server.base + "/missing.tar.gz", progress=False)
@@ -318,7 +257,7 @@ def test_http_errors_and_non_archives_are_refused(
 
 
 def test_a_damaged_recording_in_the_archive_is_refused(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path
 ) -> None:
     url = server.url("/bad.tar.gz", _archive(fsdd_root, damage=SOME[3]))
     with pytest.raises(FSDDError, match=re.escape(f"recordings/{SOME[3]} (SHA-256 mismatch)")):
@@ -351,7 +290,7 @@ MALICIOUS = {
 
 @pytest.mark.parametrize("kind", sorted(MALICIOUS))
 def test_malicious_archives_are_refused(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path, kind: str
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path, kind: str
 ) -> None:
     member = MALICIOUS[kind]
     dest = tmp_path / "deep" / "dest"
@@ -364,7 +303,7 @@ def test_malicious_archives_are_refused(
 
 
 def test_a_harmless_link_inside_the_archive_is_accepted(
-    fsdd_root: Path, tmp_path: Path, server: _Server, small_manifest: Path
+    fsdd_root: Path, tmp_path: Path, server: LoopbackServer, small_manifest: Path
 ) -> None:
     link = {
         "name": f"{ARCHIVE_TOP}/latest.wav",
