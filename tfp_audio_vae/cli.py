@@ -108,6 +108,13 @@ def _digits(value: str) -> list[int]:
     return digits
 
 
+def _class_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"not a class list: {value!r} (e.g. dog or cat,dog)")
+    return names
+
+
 def _number(
     kind: type, low: float, high: float, *, low_open: bool = False
 ) -> Callable[[str], int | float]:
@@ -140,8 +147,12 @@ _seed = _number(int, 0, MAX_SEED)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from tfp_audio_vae.data import fsdd
+    from tfp_audio_vae.data import fsdd, sc09
 
+    if args.dataset == "sc09":  # checked as a whole archive (size and SHA-256) as it downloads
+        root = sc09.download(args.dest) if args.dest else sc09.locate(args.sc09, download=True)
+        print(f"SC09 (Speech Commands v0.02) ready at {root}")
+        return
     # --dest forces a download there; otherwise --fsdd, $TFP_AUDIO_VAE_FSDD, the cache, or download
     root = fsdd.download(args.dest) if args.dest else fsdd.locate(args.fsdd, download=True)
     if args.verify:
@@ -149,27 +160,32 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")
 
 
-def _training_files(args: argparse.Namespace) -> tuple[list, list]:
-    """(train, validation) files: FSDD's official split, or every tenth file of --data held out."""
-    from tfp_audio_vae.data import fsdd
-    from tfp_audio_vae.data.audio_files import find_audio_files
+def _training_files(args: argparse.Namespace) -> tuple[list, list, tuple[str, ...] | None]:
+    """(train, validation, class names) of the training data: FSDD's or SC09's official split
+    (classes "0".."9" or "zero".."nine"), or a --data folder (`folders.read_folder`: classes from
+    its sub-folders, ``None`` for a flat folder)."""
+    from tfp_audio_vae.data import folders, fsdd, sc09
     from tfp_audio_vae.data.pipeline import evenly_spaced
 
     if args.data:
-        files = find_audio_files(args.data)
-        train = [f for i, f in enumerate(files) if i % 10 or len(files) < 10]
-        val = files[::10] if len(files) >= 10 else []
+        data = folders.read_folder(args.data)
+        train, val, names = data.train, data.test, data.class_names or None
+    elif args.dataset == "sc09":
+        root = sc09.locate(args.sc09)
+        train, val = sc09.records(root, "train"), sc09.records(root, "validation")
+        names = sc09.CLASS_NAMES
     else:
         root = fsdd.locate(args.fsdd)
         train, val = fsdd.records(root, "train"), fsdd.records(root, "test")
+        names = tuple(str(d) for d in range(fsdd.NUM_DIGITS))
     limit = args.limit
-    return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9))
+    return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9)), names
 
 
 # Settings that may change between a run and its resumption (the run folder is the run itself:
 # the same folder spelled another way, moved or copied, resumes).
 _RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir"}
-_PATH_SETTINGS = {"data", "fsdd"}  # compared as resolved paths
+_PATH_SETTINGS = {"data", "fsdd", "sc09"}  # compared as resolved paths
 
 
 def _same_setting(name: str, before, now) -> bool:
@@ -202,13 +218,16 @@ def _train(args: argparse.Namespace) -> None:
             before = json.loads(saved.read_text())
         except (ValueError, UnicodeDecodeError):
             raise CommandError(f"{saved}: damaged (not JSON); --force replaces it") from None
-        changed = {k for k in settings if not _same_setting(k, before.get(k), settings[k])}
+        # an option newer than the run (absent from its train.json) keeps the old behaviour
+        changed = {
+            k for k in settings if k in before and not _same_setting(k, before[k], settings[k])
+        }
         if changed and not args.force:
             raise CommandError(
                 f"{run_dir} was trained with other settings ({', '.join(sorted(changed))}): "
                 "use a new --run-dir, or --force to continue anyway"
             )
-    train_files, val_files = _training_files(args)
+    train_files, val_files, class_names = _training_files(args)
     on_error = "skip" if args.skip_bad_files else "raise"
     base = SpectrogramConfig()
     if args.skip_bad_files:
@@ -224,6 +243,7 @@ def _train(args: argparse.Namespace) -> None:
         latent_dim=args.latent_dim,
         num_components=args.components,
         components_per_class=args.components_per_class,
+        class_names=class_names,
         network=args.network,
         seed=args.seed,
         beta=args.beta,
@@ -276,16 +296,35 @@ def _prior(args: argparse.Namespace):
     return cls(args.latent_dim, **({"seed": args.seed} if takes_seed else {}))
 
 
+def _asked_classes(model, args: argparse.Namespace) -> tuple[list[int], list[str]] | None:
+    """(labels, names) of the ``-n`` clips asked for with ``--class`` or ``--digit`` (cycled),
+    or None. A digit d is the class named "d" (an FSDD model's); a model saved without class
+    names (before they were saved) takes digits as labels."""
+    if args.class_names is not None:
+        names = args.class_names
+    elif args.digit is not None:
+        names = [str(d) for d in args.digit]
+    else:
+        return None
+    names = [names[i % len(names)] for i in range(args.n)]
+    if args.class_names is None and model.class_names is None:
+        return [int(name) for name in names], names
+    try:
+        return model.class_labels(names), names
+    except ValueError as error:
+        option = "--class" if args.class_names is not None else "--digit"
+        raise CommandError(f"{option}: {error}") from None
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     from tfp_audio_vae.synthesis import generation
 
     model = _load(args.model)
-    digits = None
-    if args.digit is not None:
-        digits = [args.digit[i % len(args.digit)] for i in range(args.n)]
+    asked = _asked_classes(model, args)
+    labels, names = asked if asked else (None, None)
     class_means = None
     method = args.method
-    if digits is not None and (
+    if labels is not None and (
         method == "class-mean" or (method == "auto" and not model.prior.conditional)
     ):
         class_means = _class_means(model, args)
@@ -293,6 +332,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from tfp_audio_vae.synthesis.waveforms import write_wavs
 
     folder = _out_dir(args, "samples")
+    suffix = "_digit" if args.digit is not None else "_"
     written = 0
     # GENERATE_BATCH clips at a time, each batch written before the next is made: memory stays
     # bounded for any -n, and files appear as they are made. Batch b uses seed + b.
@@ -301,28 +341,37 @@ def cmd_generate(args: argparse.Namespace) -> None:
         waves = generation.generate(
             model,
             count,
-            digits=None if digits is None else digits[start : start + count],
+            digits=None if labels is None else labels[start : start + count],
             method=method,
             class_means=class_means,
             temperature=args.temperature,
             n_iter=args.n_iter,
             seed=(args.seed + start // GENERATE_BATCH) % (MAX_SEED + 1),
         )
-        names = [
-            f"sample_{i:03d}" + (f"_digit{digits[i]}" if digits else "")
+        files = [
+            f"sample_{i:03d}" + (f"{suffix}{names[i]}" if names else "")
             for i in range(start, start + count)
         ]
-        written += len(set(write_wavs(waves, folder, names, model.spectrogram_config.sample_rate)))
+        written += len(set(write_wavs(waves, folder, files, model.spectrogram_config.sample_rate)))
     print(f"wrote {written} WAV files to {folder}")
 
 
 def _class_means(model, args: argparse.Namespace):
-    from tfp_audio_vae.data import fsdd, pipeline
+    """Each class's mean latent over the model's training data: the data its run folder's
+    train.json names (FSDD for a bare .keras file, or when ``--fsdd`` is given)."""
+    from tfp_audio_vae.data import pipeline
     from tfp_audio_vae.models.latents import class_mean_latents
 
-    records = fsdd.records(fsdd.locate(args.fsdd), "train")
+    saved = _model_path(args.model).parent / "train.json"
+    settings = {"data": None, "dataset": "fsdd", "sc09": None, "limit": None}
+    if saved.is_file() and not args.fsdd:
+        before = json.loads(saved.read_text())
+        settings.update({k: before[k] for k in settings if k in before})
+    records, _, names = _training_files(argparse.Namespace(**settings, fsdd=args.fsdd))
+    if names is None:
+        raise CommandError(f"{saved}: the model's training data has no classes to average over")
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
-    return class_mean_latents(model, data, num_classes=fsdd.NUM_DIGITS)
+    return class_mean_latents(model, data, num_classes=len(model.class_names or names))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -467,6 +516,14 @@ def _add_fsdd(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_sc09(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sc09",
+        help="SC09 folder holding zero/ ... nine/ and the split lists (default: "
+        "$TFP_AUDIO_VAE_SC09, the cache, else download)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -474,15 +531,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("download", help="fetch and verify the Free Spoken Digit Dataset")
+    p = commands.add_parser(
+        "download", help="fetch and verify a built-in data set: FSDD (default) or SC09"
+    )
+    p.add_argument(
+        "dataset",
+        nargs="?",
+        choices=["fsdd", "sc09"],
+        default="fsdd",
+        help="fsdd: the Free Spoken Digit Dataset (default); sc09: the digit words of Speech "
+        "Commands v0.02 (a 2.4 GB archive, checked by its SHA-256)",
+    )
     p.add_argument("--dest", help="folder to download into (default: the user cache)")
     _add_fsdd(p)
-    p.add_argument("--verify", action="store_true", help="check every file's SHA-256")
+    _add_sc09(p)
+    p.add_argument("--verify", action="store_true", help="check every FSDD file's SHA-256")
     p.set_defaults(func=cmd_download)
 
     p = commands.add_parser(
         "train",
-        help="train a VAE on FSDD or a folder of audio",
+        help="train a VAE on FSDD, SC09 or a folder of audio",
         description="Train a VAE. Run again with the same --run-dir to resume after the last "
         "finished epoch.",
     )
@@ -496,8 +564,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"--import (default: {defaults.PRIOR})",
     )
     _add_import(p)
+    p.add_argument(
+        "--dataset",
+        choices=["fsdd", "sc09"],
+        default="fsdd",
+        help="the built-in data set to train on (default fsdd); --data overrides it",
+    )
     _add_fsdd(p)
-    p.add_argument("--data", help="train on this folder of audio files instead of FSDD")
+    _add_sc09(p)
+    p.add_argument(
+        "--data",
+        help="train on this folder of audio instead: with one sub-folder per class (labelled, "
+        "classes sorted by name) or flat (unlabelled); split by its train/ and test/ "
+        "sub-folders if it has them, else a tenth of each class held out",
+    )
     p.add_argument(
         "--epochs",
         type=_number(int, 1, 100_000),
@@ -509,8 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--components",
         type=_number(int, 1, 10_000),
-        default=defaults.NUM_CLASSES,
-        help="mixture components (or classes of the conditional prior)",
+        default=None,
+        help="mixture components, or classes of the conditional prior (default: the data's "
+        f"classes, else {defaults.NUM_CLASSES})",
     )
     p.add_argument(
         "--components-per-class",
@@ -564,15 +645,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("generate", help="sample new audio from a trained model")
     _add_model(p)
     p.add_argument("-n", type=_positive_int, default=10, help="number of clips (default 10)")
-    p.add_argument(
+    asked = p.add_mutually_exclusive_group()
+    asked.add_argument(
         "--digit", type=_digits, help="digit(s) to say, e.g. 7 or 0,3,7 (cycled over -n)"
+    )
+    asked.add_argument(
+        "--class",
+        dest="class_names",
+        type=_class_list,
+        metavar="NAME",
+        help="class(es) of the training data by name, e.g. dog or cat,dog (cycled over -n); "
+        "FSDD's are 0-9, SC09's zero-nine, a folder's its sub-folders",
     )
     p.add_argument(
         "--method",
         choices=["auto", "prior", "class-mean"],
         default="auto",
-        help="for --digit: the conditional prior p(z|digit), or the mean latent of the digit's "
-        "training clips plus noise (auto: the prior where the model has one)",
+        help="for --digit or --class: the conditional prior p(z|class), or the mean latent of "
+        "the class's training clips plus noise (auto: the prior where the model has one)",
     )
     p.add_argument(
         "--temperature",
@@ -683,8 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command != "download":
         _quiet_tensorflow()
+    from tfp_audio_vae.data.archives import DatasetError
     from tfp_audio_vae.data.audio_files import AudioFileError
-    from tfp_audio_vae.data.fsdd import FSDDError
     from tfp_audio_vae.files import FolderInUseError
     from tfp_audio_vae.training.callbacks import NonFiniteLossError
 
@@ -703,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         CommandError,
         AudioFileError,
-        FSDDError,
+        DatasetError,
         FolderInUseError,
         NonFiniteLossError,
         FileNotFoundError,

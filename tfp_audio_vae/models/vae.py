@@ -64,6 +64,19 @@ def _refuse_untracked(
         )
 
 
+def _checked_class_names(names: Sequence[str] | None, prior: Prior) -> tuple[str, ...] | None:
+    """``names`` as a tuple, after checking they are distinct strings that fit the prior."""
+    if names is None:
+        return None
+    names = tuple(names)
+    if not all(isinstance(name, str) and name for name in names) or len(set(names)) < len(names):
+        raise ValueError(f"class_names must be distinct non-empty strings, got {list(names)}")
+    classes = getattr(prior, "num_classes", None) if prior.conditional else None
+    if classes is not None and classes != len(names):
+        raise ValueError(f"{len(names)} class names for a conditional prior of {classes} classes")
+    return names
+
+
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
 class VAE(keras.Model):
     """A VAE over spectrograms ``[batch, freq, time, 1]`` with latents ``[batch, latent_dim]``.
@@ -78,6 +91,10 @@ class VAE(keras.Model):
       warmup_steps: the KL weight rises linearly from 0 to ``beta`` over this many steps.
       free_nats: the training loss uses ``max(KL, free_nats)`` (batch mean), against collapse.
       spectrogram_config: the pipeline's config, normalisation included; saved with the model.
+      class_names: the name of each class label ``0, 1, ...`` of the training data (FSDD's are
+        ``"0"`` ... ``"9"``), saved with the model so that samples can be asked for by name
+        (`class_labels`); ``None`` for unlabelled data. A conditional prior must have as many
+        classes.
       input_shape: ``(freq, time, 1)``; defaults to ``spectrogram_config.shape``. When known, the
         model builds at once (so it can be counted, saved and restored before any call).
       seed: seeds the model's draws of z: training steps draw from ``(seed, step)``, and calls
@@ -114,6 +131,7 @@ class VAE(keras.Model):
         warmup_steps: int = 0,
         free_nats: float = 0.0,
         spectrogram_config: SpectrogramConfig | None = None,
+        class_names: Sequence[str] | None = None,
         input_shape: tuple[int, int, int] | None = None,
         seed: int = 0,
         **kwargs: Any,
@@ -134,6 +152,7 @@ class VAE(keras.Model):
         self.warmup_steps = int(warmup_steps)
         self.free_nats = float(free_nats)
         self.spectrogram_config = spectrogram_config
+        self.class_names = _checked_class_names(class_names, prior)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an integer, got {seed!r}")
         self.seed = seed
@@ -167,6 +186,19 @@ class VAE(keras.Model):
                 "build_vae(config_with_stats, ...) to turn its spectrograms into audio"
             )
         return self.spectrogram_config
+
+    def class_labels(self, names: Sequence[str]) -> list[int]:
+        """The labels ``[len(names)]`` of classes given by name (see ``class_names``).
+
+        Raises:
+          ValueError: naming the first unknown class and listing the model's classes.
+        """
+        known = {name: label for label, name in enumerate(self.class_names or ())}
+        for name in names:
+            if name not in known:
+                have = ", ".join(self.class_names) if self.class_names else "none"
+                raise ValueError(f"no class {name!r} in this model; its classes are: {have}")
+        return [known[name] for name in names]
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -395,6 +427,7 @@ class VAE(keras.Model):
             "spectrogram_config": (
                 self.spectrogram_config.to_dict() if self.spectrogram_config else None
             ),
+            "class_names": list(self.class_names) if self.class_names is not None else None,
             "input_shape": list(self.spectrogram_shape) if self.spectrogram_shape else None,
             "seed": self.seed,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from tfp_audio_vae import defaults
@@ -63,8 +64,9 @@ def build_vae(
     prior: Variant | Prior = defaults.PRIOR,
     *,
     latent_dim: int = defaults.LATENT_DIM,
-    num_components: int = defaults.NUM_CLASSES,
+    num_components: int | None = None,
     components_per_class: int = defaults.COMPONENTS_PER_CLASS,
+    class_names: Sequence[str] | None = None,
     kl: KLMode | None = None,
     decoder_scale: Literal["pixel", "bin", "global"] = defaults.DECODER_SCALE,
     network: Network = defaults.NETWORK,
@@ -80,8 +82,11 @@ def build_vae(
       spectrogram_config: the pipeline's config (normalisation included) the model is saved with.
       prior: a variant name or any `Prior` instance (a user's own subclass included).
       latent_dim: size of z (ignored when ``prior`` is an instance: its ``latent_dim`` rules).
-      num_components: mixture components of ``"mog"``; classes of ``"conditional"``.
+      num_components: mixture components of ``"mog"``; classes of ``"conditional"``. Default: the
+        number of ``class_names``, else `defaults.NUM_CLASSES` (FSDD's 10 digits).
       components_per_class: components per class of ``"conditional"``.
+      class_names: the training data's class names, in label order, saved with the model
+        (see `VAE`); ``None`` for unlabelled data.
       kl: KL mode; by default ``"mc"`` for ``"mog"`` (as in the original mixture VAE, whose KL has
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
       decoder_scale: how the likelihood's scale is learned (see `SpectrogramDecoder`).
@@ -104,6 +109,8 @@ def build_vae(
     build_vae(config, StandardNormalPrior(8)).latent_dim  # ==> 8  (a prior instance rules)
     ```
     """
+    if num_components is None:
+        num_components = len(class_names) if class_names else defaults.NUM_CLASSES
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")
         prior = make_prior(prior, latent_dim, num_components, seed, components_per_class)
@@ -117,6 +124,7 @@ def build_vae(
         prior,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,
+        class_names=class_names,
         seed=seed,
         **vae_kwargs,
     )
