@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.folders import FolderRecord
 from tfp_audio_vae.data.pipeline import load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.evaluation import judge as judge_module
@@ -18,6 +19,7 @@ from tfp_audio_vae.evaluation.judge import (
     LogMel,
     WaveAugment,
     build_judge,
+    fingerprint,
     get_judge,
     judge_path,
     load_judge,
@@ -165,3 +167,26 @@ def test_command_line_trains_caches_and_reports_accuracy(fsdd_root, cache, capsy
     assert int(reported[2]) == len(test_digits)
     assert int(reported[3]) == len(subset(fsdd_root, "train"))
     assert str(judge_path()) in out
+
+
+def test_another_data_sets_judge_is_trained_on_its_records_and_cached_by_fingerprint(
+    fsdd_root, cache, monkeypatch
+):
+    """A three-class data set (FSDD clips of 1, 5 and 8 as labels 0-2) gets its own judge, with
+    three outputs, cached under its file list's fingerprint beside FSDD's path."""
+    clips = sorted((fsdd_root / "recordings").glob("[158]_theo_1*.wav"))
+    records = [FolderRecord(path, "158".index(path.name[0])) for path in clips]
+    judge = get_judge(records=records, epochs=1)
+    assert judge.num_classes == 3 and judge.predict_proba(np.zeros([2, 8192])).shape == (2, 3)
+    path = judge_path(fingerprint=fingerprint(records))
+    assert path.is_file() and path != judge_path() and not judge_path().exists()
+    assert fingerprint(records[::-1]) == fingerprint(records)
+    assert fingerprint(records[1:]) != fingerprint(records)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached judge must not be retrained")
+
+    monkeypatch.setattr(judge_module, "train_judge", no_training)
+    assert get_judge(records=records, train_if_missing=False).num_classes == 3
+    with pytest.raises(FileNotFoundError, match="get_judge.records=.... another data set's"):
+        get_judge(records=records[1:], train_if_missing=False)

@@ -28,8 +28,10 @@ Train and cache it from the command line (prints the test accuracy)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae.data import fsdd
-from tfp_audio_vae.data.pipeline import load_waveforms
+from tfp_audio_vae.data.pipeline import AudioRecord, load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
 from tfp_audio_vae.files import save_keras
@@ -189,12 +191,13 @@ def build_judge(
     feature_dim: int = 128,
     dropout: float = 0.3,
     seed: int = 0,
+    num_classes: int = fsdd.NUM_DIGITS,
 ) -> keras.Model:
-    """The judge's network, untrained: waveforms ``[batch, num_samples]`` -> digit probabilities.
+    """The judge's network, untrained: waveforms ``[batch, num_samples]`` -> class probabilities.
 
     Each conv block is 3x3 conv -> batch norm -> ReLU -> 2x2 max-pool; global average pooling,
     a dense ReLU layer named ``"features"`` (``feature_dim``, the Fréchet space), dropout and a
-    softmax over the 10 digits follow.
+    softmax over the ``num_classes`` classes (FSDD's 10 digits by default) follow.
 
     ``seed`` seeds every initial weight and the augmentation and dropout draws explicitly (each
     layer's from `seeds.derive_seed`); no global generator is touched.
@@ -224,11 +227,11 @@ def build_judge(
     )(h)
     h = keras.layers.Dropout(dropout, seed=derive_seed(seed, "Dropout"), name="dropout")(h)
     probs = keras.layers.Dense(
-        fsdd.NUM_DIGITS,
+        num_classes,
         activation="softmax",
         kernel_initializer=glorot_uniform(seed, "judge", len(filters) + 1),
         name="digit",
-    )(h)  # [batch, 10]
+    )(h)  # [batch, classes]
     return keras.Model(wave, probs, name=f"digit_judge_{JUDGE_VERSION}")
 
 
@@ -236,6 +239,7 @@ def train_judge(
     waves: np.ndarray,
     digits: np.ndarray,
     *,
+    num_classes: int = fsdd.NUM_DIGITS,
     epochs: int = 20,
     seed: int = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
@@ -249,7 +253,8 @@ def train_judge(
 
     Args:
       waves: float32 ``[n, samples]`` at 8 kHz (``samples`` fixes the model's input length).
-      digits: int ``[n]`` in 0-9.
+      digits: int ``[n]``, the class labels, in 0 .. ``num_classes`` - 1.
+      num_classes: the judge's classes (FSDD's 10 digits by default).
       epochs: passes over ``waves``.
       seed: seeds the weights, the shuffling, the augmentation and the dropout, each explicitly:
         no global generator is seeded or advanced (`main` seeds them for the command line).
@@ -265,9 +270,9 @@ def train_judge(
         raise ValueError(
             f"need waves [n, samples] and digits [n], got {waves.shape}, {digits.shape}"
         )
-    if digits.min() < 0 or digits.max() >= fsdd.NUM_DIGITS:
-        raise ValueError(f"digits must lie in 0-{fsdd.NUM_DIGITS - 1}")
-    model = build_judge(num_samples=waves.shape[1], seed=seed)
+    if digits.min() < 0 or digits.max() >= num_classes:
+        raise ValueError(f"digits must lie in 0-{num_classes - 1}")
+    model = build_judge(num_samples=waves.shape[1], seed=seed, num_classes=num_classes)
     steps = epochs * math.ceil(len(waves) / batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
     model.compile(
@@ -302,6 +307,11 @@ class Judge:
         self.feature_model = keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output)
 
     @property
+    def num_classes(self) -> int:
+        """The classes the judge tells apart (10 for FSDD's digits)."""
+        return int(self.model.outputs[0].shape[-1])
+
+    @property
     def num_samples(self) -> int:
         """Length of the waveforms the network takes, in samples."""
         return int(self.model.inputs[0].shape[-1])
@@ -314,7 +324,7 @@ class Judge:
         return fit_length(waves, self.num_samples).numpy()
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
-        """Digit probabilities, float ``[n, 10]`` (rows sum to 1), of waveforms ``[n, samples]``."""
+        """Class probabilities, float ``[n, classes]`` (rows sum to 1), of waveforms ``[n, samples]``."""
         return self.model.predict(self._inputs(waves), batch_size=self.batch_size, verbose=0)
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
@@ -332,14 +342,28 @@ class Judge:
         return float(np.mean(self.predict(waves) == np.asarray(digits)))
 
 
-def judge_path(cache: str | Path | None = None) -> Path:
-    """Where the judge is cached: ``{cache}/judge/digit-judge-{JUDGE_VERSION}.keras``.
+def judge_path(cache: str | Path | None = None, fingerprint: str | None = None) -> Path:
+    """Where a judge is cached: FSDD's at ``{cache}/judge/digit-judge-{JUDGE_VERSION}.keras``,
+    one of another data set at ``{cache}/judge/judge-{JUDGE_VERSION}-{fingerprint}.keras``.
 
     Args:
       cache: the package's cache folder; ``None`` uses `fsdd.cache_dir`.
+      fingerprint: the data set's `fingerprint`; ``None`` for FSDD.
     """
     root = Path(cache) if cache is not None else fsdd.cache_dir()
-    return root / "judge" / f"digit-judge-{JUDGE_VERSION}.keras"
+    name = (
+        f"digit-judge-{JUDGE_VERSION}"
+        if fingerprint is None
+        else f"judge-{JUDGE_VERSION}-{fingerprint}"
+    )
+    return root / "judge" / f"{name}.keras"
+
+
+def fingerprint(records: Sequence[AudioRecord]) -> str:
+    """16 hex digits naming a labelled file list: the SHA-256 of its (path, label) lines, sorted,
+    so the same files with the same labels name the same cached judge."""
+    lines = sorted(f"{Path(r.path).resolve()}\t{r.label}" for r in records)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def save_judge(model: keras.Model, path: str | Path) -> Path:
@@ -362,33 +386,49 @@ def load_judge(path: str | Path) -> Judge:
 def get_judge(
     fsdd_root: str | Path | None = None,
     *,
+    records: Sequence[AudioRecord] | None = None,
+    num_classes: int | None = None,
     train_if_missing: bool = True,
     epochs: int = 20,
     seed: int = 0,
     verbose: int | str = 0,
 ) -> Judge:
-    """The cached judge (`judge_path`), or one trained on the FSDD train split and cached.
+    """The cached judge of a data set, or one trained on its train split and cached.
 
-    Never downloads anything: FSDD is found with ``fsdd.locate(fsdd_root, download=False)``.
+    FSDD's (``records`` None) is cached at ``judge_path()`` and trained on the FSDD train
+    split; any other labelled data set's at ``judge_path(fingerprint=...)``, named after its
+    `fingerprint`, and trained on ``records``. Never downloads anything: FSDD is found with
+    ``fsdd.locate(fsdd_root, download=False)``.
 
     Args:
       fsdd_root: the FSDD folder for training; ``None`` looks where `fsdd.locate` does.
+      records: another data set's labelled training clips (e.g. `sc09.records(root, "train")`,
+        or a folder's `folders.read_folder(...).train`), at any rate (resampled to 8 kHz).
+      num_classes: the classes of ``records``; ``None`` takes the largest label + 1.
       train_if_missing: train (minutes on a CPU) when no judge is cached; otherwise raise.
       epochs, seed: of that training (see `train_judge`).
       verbose: Keras verbosity while training.
     Raises:
       FileNotFoundError: no judge is cached and ``train_if_missing`` is False, or FSDD is missing.
+      ValueError: if a record of ``records`` has no label.
     """
-    path = judge_path()
+    path = judge_path(fingerprint=None if records is None else fingerprint(records))
     if path.is_file():
         return load_judge(path)
     if not train_if_missing:
         raise FileNotFoundError(
-            f"no digit judge cached at {path}: run `python -m tfp_audio_vae.evaluation.judge` to train one"
+            f"no judge cached at {path}: run `python -m tfp_audio_vae.evaluation.judge` to train "
+            "FSDD's, or get_judge(records=...) another data set's"
         )
-    train = fsdd.records(fsdd.locate(fsdd_root, download=False), "train")
-    waves, digits = load_waveforms(train, SpectrogramConfig())  # [2700, 8192], [2700]
-    model = train_judge(waves, digits, epochs=epochs, seed=seed, verbose=verbose)
+    if records is None:
+        records = fsdd.records(fsdd.locate(fsdd_root, download=False), "train")
+    waves, labels = load_waveforms(records, SpectrogramConfig())  # [n, 8192], [n]
+    if labels.min() < 0:
+        raise ValueError(f"{int(np.sum(labels < 0))} of the judge's training clips have no label")
+    num_classes = num_classes or int(labels.max()) + 1
+    model = train_judge(
+        waves, labels, num_classes=num_classes, epochs=epochs, seed=seed, verbose=verbose
+    )
     save_judge(model, path)
     return Judge(model)
 

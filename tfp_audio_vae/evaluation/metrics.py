@@ -218,7 +218,7 @@ def _judged(
     """What the judge makes of clips: IS, Fréchet distance to real features, digit histogram;
     and their level against the real clips (dB)."""
     probs = judge.predict_proba(waves)  # [n, 10]
-    heard = np.bincount(np.argmax(probs, axis=1), minlength=NUM_DIGITS)  # [10]
+    heard = np.bincount(np.argmax(probs, axis=1), minlength=judge.num_classes)  # [classes]
     return {
         "inception_score": inception_score(probs),
         "frechet_distance": frechet_distance(judge.features(waves), real_features),
@@ -259,7 +259,7 @@ def generation_metrics(
     audio = {"temperature": temperature, "statistic": statistic, "n_iter": n_iter}
     prior_samples = generate(model, n, seed=seed, **audio)
     unconditional = _judged(judge, prior_samples, real_test_waves, real_features)
-    labels = np.arange(n) % NUM_DIGITS  # [n]
+    labels = np.arange(n) % judge.num_classes  # [n]
     if model.prior.conditional:
         route = "prior"
     elif class_means is not None:
@@ -285,7 +285,9 @@ def generation_metrics(
     conditional = {
         "route": route,
         "accuracy": float(correct.mean()),
-        "per_digit_accuracy": [float(correct[labels == d].mean()) for d in range(NUM_DIGITS)],
+        "per_digit_accuracy": [
+            float(correct[labels == d].mean()) for d in range(judge.num_classes)
+        ],
         **_judged(judge, waves, real_test_waves, real_features),
     }
     return {
@@ -310,7 +312,7 @@ def real_audio_ceiling(
       else the even vs odd test clips (``frechet_between`` says which; halves are smaller sets,
       so their distance is biased upwards).
     """
-    probs = judge.predict_proba(real_test_waves)  # [n, 10]
+    probs = judge.predict_proba(real_test_waves)  # [n, classes]
     features = judge.features(real_test_waves)  # [n, d]
     if train_waves is not None:
         between, distance = "train vs test", frechet_distance(judge.features(train_waves), features)
@@ -322,7 +324,7 @@ def real_audio_ceiling(
         "inception_score": inception_score(probs),
         "frechet_distance": distance,
         "frechet_between": between,
-        "digit_histogram": (np.bincount(heard, minlength=NUM_DIGITS) / len(heard)).tolist(),
+        "digit_histogram": (np.bincount(heard, minlength=judge.num_classes) / len(heard)).tolist(),
     }
 
 
@@ -350,7 +352,8 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
     log_resp += prior.mixture_logits  # [n, K]
     assignment = np.argmax(log_resp.numpy(), axis=1)  # [n]
     labelled = digits >= 0
-    confusion = np.zeros((prior.num_components, NUM_DIGITS), np.int64)  # [K, 10]
+    classes = max(NUM_DIGITS, int(digits.max()) + 1)  # FSDD's 10, or the data's
+    confusion = np.zeros((prior.num_components, classes), np.int64)  # [K, classes]
     np.add.at(confusion, (assignment[labelled], digits[labelled]), 1)
     component_digit = np.where(confusion.sum(axis=1) > 0, confusion.argmax(axis=1), -1)  # [K]
     result = {
