@@ -1,4 +1,4 @@
-"""Train a standard-normal VAE and a mixture-of-Gaussians VAE on FSDD and compare them.
+"""Train a standard-normal VAE and a mixture-of-Gaussians VAE on FSDD (or SC09) and compare them.
 
 Both use the same pipeline, network, seed and budget; only the prior differs. Each is evaluated on
 the official test split with every metric of `tfp_audio_vae.evaluation.metrics`, through real audio
@@ -6,10 +6,15 @@ the official test split with every metric of `tfp_audio_vae.evaluation.metrics`,
 
     python examples/compare_priors.py                 # the default run (12-25 minutes, 2 cores)
     python examples/compare_priors.py --quick         # a smoke run (about 2 minutes)
+    python examples/compare_priors.py --dataset sc09  # the same on SC09 (its own judge first)
 
 Writes to ``--out`` (default ``runs/compare_priors``): ``results.md`` and ``results.json`` (the
 table), ``figures/*.png``, ``wavs/<variant>/*.wav`` (reconstructions, unconditional samples, samples
 per digit) and one run folder per model (``standard/``, ``mixture/``: model, history, TensorBoard).
+
+On SC09 the models train on the official train list and are evaluated on the test list (at 8 kHz,
+the default network's rate), judged by a judge of the same architecture trained on SC09's train
+clips (`get_judge(records=...)`, cached by the file list's fingerprint).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from tfp_audio_vae import defaults  # noqa: E402
-from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
+from tfp_audio_vae.data import fsdd, pipeline, sc09  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
 from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
@@ -63,8 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--dataset", choices=["fsdd", "sc09"], default="fsdd", help="data set")
     parser.add_argument(
         "--fsdd", help="FSDD folder (default: $TFP_AUDIO_VAE_FSDD, cache, download)"
+    )
+    parser.add_argument(
+        "--sc09", help="SC09 folder (default: $TFP_AUDIO_VAE_SC09, cache, download)"
     )
     parser.add_argument("--out", default="runs/compare_priors", help="output folder")
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS, help="epochs per model")
@@ -108,9 +117,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="which of the two to train: standard, mixture or both (comma-separated)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 300 clips, 2 epochs, small figures"
+        "--quick",
+        action="store_true",
+        help="a smoke run: 300 train and 300 test clips, 2 epochs, small figures",
     )
     return parser.parse_args(argv)
+
+
+def load_split(args: argparse.Namespace) -> tuple[str, Path, list, list, tuple[str, ...]]:
+    """(name, root, train records, test records, class names) of the chosen data set."""
+    if args.dataset == "sc09":
+        root = sc09.locate(args.sc09)
+        return (
+            "SC09",
+            root,
+            sc09.records(root, "train"),
+            sc09.records(root, "test"),
+            sc09.CLASS_NAMES,
+        )
+    root = fsdd.locate(args.fsdd)
+    names = tuple(str(d) for d in range(fsdd.NUM_DIGITS))
+    return "FSDD", root, fsdd.records(root, "train"), fsdd.records(root, "test"), names
 
 
 def lookup(results: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -157,16 +184,22 @@ def write_text(path: Path, text: str) -> None:
 
 
 def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int) -> None:
-    """WAVs of one model: a test clip per digit and its reconstruction, ten prior samples."""
+    """WAVs of one model: a test clip per class (where the test clips have one) and its
+    reconstruction, ten prior samples."""
     config = model.audio_config()
     wav_dir = out / "wavs" / label
-    picks = [next(i for i, r in enumerate(test_records) if r.digit == d) for d in range(10)]
+    first = {}
+    for i, record in enumerate(test_records):
+        first.setdefault(record.label, i)
+    labels = sorted(first)
+    picks = [first[c] for c in labels]
     _, posterior, _ = generation.encode_files(model, [test_records[i].path for i in picks])
-    write_wavs(test_waves[picks], wav_dir, [f"original_{d}" for d in range(10)], config.sample_rate)
+    names = [model.class_names[c] for c in labels]
+    write_wavs(test_waves[picks], wav_dir, [f"original_{n}" for n in names], config.sample_rate)
     write_wavs(
         decode_waveforms(model, posterior.mean(), seed=seed),
         wav_dir,
-        [f"reconstruction_{d}" for d in range(10)],
+        [f"reconstruction_{n}" for n in names],
         config.sample_rate,
     )
     write_wavs(
@@ -185,18 +218,24 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"at_start": machine_record()}  # timings compare across machines only with this
     started = time.time()
     out = Path(args.out)
-    root = fsdd.locate(args.fsdd)
-    train_records, test_records = fsdd.records(root, "train"), fsdd.records(root, "test")
+    name, root, train_records, test_records, class_names = load_split(args)
     epochs, k, n_samples = args.epochs, args.k, args.samples
     if args.quick:
-        train_records, epochs, k, n_samples = train_records[::9], 2, 10, 50
-    print(f"FSDD at {root}: {len(train_records)} train / {len(test_records)} test clips")
+        train_records, epochs, k, n_samples = pipeline.evenly_spaced(train_records, 300), 2, 10, 50
+        test_records = pipeline.evenly_spaced(test_records, 300)
+    print(f"{name} at {root}: {len(train_records)} train / {len(test_records)} test clips")
 
     config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
     train_data = pipeline.spectrogram_dataset(train_records, config, shuffle=True, seed=args.seed)
     test_data = pipeline.spectrogram_dataset(test_records, config)
     test_waves, test_digits = pipeline.load_waveforms(test_records, config)
-    judge = get_judge(root, verbose=0)
+    if args.dataset == "fsdd":
+        judge = get_judge(root, verbose=0)
+    else:  # SC09's own judge, trained on the clips the models train on
+        print(f"the {name} judge (trained on {len(train_records)} clips and cached on first use)")
+        judge = get_judge(
+            records=train_records, num_classes=len(class_names), epochs=2 if args.quick else 20
+        )
 
     results: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
@@ -213,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             latent_dim=args.latent_dim,
             seed=args.seed,
             components_per_class=args.components_per_class,
+            class_names=class_names,
             network=args.network,
         )
         train(
@@ -229,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         timings[f"{label}_train_s"] = time.time() - tick
         tick = time.time()
-        class_means = class_mean_latents(model, train_data, num_classes=fsdd.NUM_DIGITS)
+        class_means = class_mean_latents(model, train_data, num_classes=len(class_names))
         results[label] = evaluate(
             model,
             test_waves,
@@ -250,14 +290,14 @@ def main(argv: list[str] | None = None) -> int:
             prefix=f"{label}_",
             seed=args.seed,
         )
-        for digit in range(10):
+        for digit, word in enumerate(class_names):
             waves = generation.generate(
                 model, 2, digits=[digit] * 2, class_means=class_means, seed=args.seed + digit
             )
             write_wavs(
                 waves,
                 out / "wavs" / label,
-                [f"digit_{digit}_{i}" for i in range(2)],
+                [f"digit_{word}_{i}" for i in range(2)],
                 config.sample_rate,
             )
 
@@ -269,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     speed = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
-        f"FSDD test split ({len(test_records)} clips), {epochs} epochs per model, seed "
+        f"{name} test split ({len(test_records)} clips), {epochs} epochs per model, seed "
         f"{args.seed}, IWAE k={k}, {n_samples} generated clips per figure. "
         f"Run {datetime.date.today()} on {machine['at_start']['cpu_model']} "
         f"({os.cpu_count()} cores, fp32 matmul {speed:.0f} GFLOP/s) in {total / 60:.1f} min: "
