@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import tarfile
+import tempfile
 import urllib.request
 import zlib
 from collections.abc import Callable
@@ -41,6 +42,48 @@ def cache_dir() -> Path:
     if xdg and Path(xdg).is_absolute():
         return Path(xdg) / "tfp_audio_vae"
     return Path.home() / ".cache" / "tfp_audio_vae"
+
+
+def find_dataset(
+    name: str,
+    root: str | os.PathLike[str] | None,
+    env_var: str,
+    cached: Path,
+    *,
+    checked: Callable[[Path, str], Path],
+    is_complete: Callable[[Path], bool],
+    download: Callable[[], Path] | None,
+    hint: str,
+) -> Path:
+    """Finds a data set's folder: ``root``, else ``$env_var``, else ``cached`` if complete, else
+    ``download()``; the order every data set's ``locate`` follows.
+
+    Args:
+      name: the data set's name, for messages (``"FSDD"``).
+      root: a folder to use; if given, nothing else is tried.
+      env_var: the environment variable that may name the folder.
+      cached: where a download puts it.
+      checked: takes a given folder and where it came from; returns it or raises
+        FileNotFoundError saying what is missing.
+      is_complete: whether ``cached`` holds the whole data set.
+      download: downloads it and returns its folder; ``None`` to never download.
+      hint: what ``env_var`` should name, for the message (``"a folder holding recordings/"``).
+    Raises:
+      FileNotFoundError: from ``checked``, or when the data set is nowhere and ``download`` is
+        None (the message lists the places looked in).
+    """
+    if root is not None:
+        return checked(Path(root), "the root argument")
+    if os.environ.get(env_var):
+        return checked(Path(os.environ[env_var]).expanduser(), f"${env_var}")
+    if is_complete(cached):
+        return cached
+    if download is None:
+        raise FileNotFoundError(
+            f"{name} not found. Looked in: ${env_var} (not set); the cache {cached} (missing or "
+            f"incomplete). Set {env_var} to {hint}, or allow a download."
+        )
+    return download()
 
 
 def sha256(path: Path) -> str:
@@ -149,6 +192,56 @@ def unpack(
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as failure:
         raise error(f"{archive}: damaged or not a .tar.gz archive ({failure})") from failure
     return len(keep)
+
+
+def install(
+    url: str,
+    archive: Path,
+    root: Path,
+    *,
+    wanted: Callable[[str], bool],
+    check_unpacked: Callable[[Path], None],
+    check_archive: Callable[[Path], None] | None = None,
+    top: str = "",
+    desc: str,
+    progress: bool,
+    error: type[DatasetError] = DatasetError,
+) -> Path:
+    """Downloads ``url`` to ``archive`` (unless a complete one is there), checks it, unpacks the
+    ``wanted`` members into a temporary folder beside it, checks them, and moves the folder onto
+    ``root``. The archive is deleted at the end; a bad one at once, so it is never reused. On
+    failure nothing half-made is left.
+
+    Args:
+      url, archive: where from, and the ``.tar.gz`` file to download to.
+      root: the data set's folder, replaced if it exists.
+      wanted: which members to unpack (see `unpack`).
+      check_unpacked: takes the unpacked folder (``top`` inside the temporary one) and raises
+        ``error`` if it is not the data set.
+      check_archive: takes the archive and raises ``error`` if it is not the pinned one
+        (before anything is unpacked).
+      top: the folder inside the archive that becomes ``root`` (``""``: the whole archive).
+      desc, progress: of the progress bar (see `fetch`).
+      error: the `DatasetError` subclass raised.
+    Returns:
+      ``root``.
+    """
+    if not archive.is_file():
+        fetch(url, archive, desc=desc, progress=progress, error=error)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-unpack-", dir=archive.parent))
+    try:
+        if check_archive is not None:
+            check_archive(archive)
+        unpack(archive, staging, wanted, error=error)
+        check_unpacked(staging / top)
+        move_into_place(staging / top, root)
+    except error:
+        archive.unlink(missing_ok=True)  # a bad archive must not be reused
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    archive.unlink()
+    return root
 
 
 def move_into_place(new: Path, root: Path) -> None:

@@ -23,21 +23,12 @@ import dataclasses
 import json
 import os
 import re
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from tfp_audio_vae.data.archives import CACHE_ENV_VAR as CACHE_ENV_VAR  # re-exported
-from tfp_audio_vae.data.archives import (
-    DatasetError,
-    cache_dir,
-    fetch,
-    move_into_place,
-    sha256,
-    unpack,
-)
+from tfp_audio_vae.data.archives import DatasetError, cache_dir, find_dataset, install, sha256
 
 FSDD_VERSION = "v1.0.10"
 ARCHIVE_URL = (
@@ -141,19 +132,16 @@ def locate(root: str | os.PathLike[str] | None = None, download: bool = True) ->
         is nowhere and ``download`` is False (the message lists the places looked in).
       FSDDError: if the download fails.
     """
-    if root is not None:
-        return _has_recordings(Path(root), "the root argument")
-    if os.environ.get(ENV_VAR):
-        return _has_recordings(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")
-    cached = cache_dir() / ARCHIVE_TOP
-    if _is_complete(cached):
-        return cached
-    if not download:
-        raise FileNotFoundError(
-            f"FSDD not found. Looked in: ${ENV_VAR} (not set); the cache {cached} (missing or "
-            f"incomplete). Set {ENV_VAR} to a folder holding recordings/, or allow a download."
-        )
-    return _download_into(cache_dir(), ARCHIVE_URL, progress=True)
+    return find_dataset(
+        "FSDD",
+        root,
+        ENV_VAR,
+        cache_dir() / ARCHIVE_TOP,
+        checked=_has_recordings,
+        is_complete=_is_complete,
+        download=(lambda: _download_into(cache_dir(), ARCHIVE_URL, True)) if download else None,
+        hint="a folder holding recordings/",
+    )
 
 
 def _mismatches(root: Path) -> list[str]:
@@ -208,24 +196,23 @@ def download(
 
 def _download_into(dest: Path, url: str, progress: bool) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    root = dest / ARCHIVE_TOP
-    archive = dest / f"{ARCHIVE_TOP}.tar.gz"
-    if not archive.is_file():
-        fetch(url, archive, desc=f"FSDD {FSDD_VERSION}", progress=progress, error=FSDDError)
-    staging = Path(tempfile.mkdtemp(prefix=".fsdd-unpack-", dir=dest))
-    try:
-        prefix = f"{ARCHIVE_TOP}/recordings/"
-        unpack(archive, staging, lambda name: name.startswith(prefix), error=FSDDError)
-        if bad := _mismatches(staging / ARCHIVE_TOP):
+    prefix = f"{ARCHIVE_TOP}/recordings/"
+
+    def check(unpacked: Path) -> None:
+        if bad := _mismatches(unpacked):
             raise FSDDError(f"the archive from {url} does not match the manifest: {_listing(bad)}")
-        move_into_place(staging / ARCHIVE_TOP, root)
-    except FSDDError:
-        archive.unlink(missing_ok=True)  # a bad archive must not be reused
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    archive.unlink()
-    return root
+
+    return install(
+        url,
+        dest / f"{ARCHIVE_TOP}.tar.gz",
+        dest / ARCHIVE_TOP,
+        wanted=lambda name: name.startswith(prefix),
+        check_unpacked=check,
+        top=ARCHIVE_TOP,
+        desc=f"FSDD {FSDD_VERSION}",
+        progress=progress,
+        error=FSDDError,
+    )
 
 
 def records(

@@ -26,19 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-from tfp_audio_vae.data.archives import (
-    DatasetError,
-    cache_dir,
-    fetch,
-    move_into_place,
-    sha256,
-    unpack,
-)
+from tfp_audio_vae.data.archives import DatasetError, cache_dir, find_dataset, install, sha256
 
 ARCHIVE_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 # Size and SHA-256 as TensorFlow Datasets pins them, in
@@ -110,19 +101,20 @@ def locate(root: str | os.PathLike[str] | None = None, download: bool = True) ->
         nowhere and ``download`` is False (the message lists the places looked in).
       SC09Error: if the download fails.
     """
-    if root is not None:
-        return _checked(Path(root), "the root argument")
-    if os.environ.get(ENV_VAR):
-        return _checked(Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}")
-    cached = cache_dir() / FOLDER
-    if _is_complete(cached):
-        return cached
-    if not download:
-        raise FileNotFoundError(
-            f"SC09 not found. Looked in: ${ENV_VAR} (not set); the cache {cached} (missing or "
-            f"incomplete). Set {ENV_VAR} to an SC09 folder, or allow a download."
-        )
-    return _download_into(cache_dir(), ARCHIVE_URL, ARCHIVE_SIZE, ARCHIVE_SHA256, True)
+
+    def fetch_into_cache() -> Path:
+        return _download_into(cache_dir(), ARCHIVE_URL, ARCHIVE_SIZE, ARCHIVE_SHA256, True)
+
+    return find_dataset(
+        "SC09",
+        root,
+        ENV_VAR,
+        cache_dir() / FOLDER,
+        checked=_checked,
+        is_complete=_is_complete,
+        download=fetch_into_cache if download else None,
+        hint="an SC09 folder",
+    )
 
 
 def _wanted(name: str) -> bool:
@@ -166,11 +158,8 @@ def download(
 
 def _download_into(dest: Path, url: str, size: int | None, digest: str, progress: bool) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / Path(ARCHIVE_URL).name
-    if not archive.is_file():
-        fetch(url, archive, desc="Speech Commands v0.02", progress=progress, error=SC09Error)
-    staging = Path(tempfile.mkdtemp(prefix=".sc09-unpack-", dir=dest))
-    try:
+
+    def check_archive(archive: Path) -> None:
         if size is not None and archive.stat().st_size != size:
             raise SC09Error(
                 f"{archive} (from {url}) is {archive.stat().st_size} bytes, expected {size}; "
@@ -181,17 +170,22 @@ def _download_into(dest: Path, url: str, size: int | None, digest: str, progress
                 f"{archive} (from {url}) does not have the pinned SHA-256 {digest}; "
                 "deleted, try again"
             )
-        unpack(archive, staging, _wanted, error=SC09Error)
-        if not _is_complete(staging):
-            raise SC09Error(f"{archive}: lacks some of SC09's word folders or split lists")
-        move_into_place(staging, dest / FOLDER)
-    except SC09Error:
-        archive.unlink(missing_ok=True)  # a bad archive must not be reused
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    archive.unlink()
-    return dest / FOLDER
+
+    def check_unpacked(unpacked: Path) -> None:
+        if not _is_complete(unpacked):
+            raise SC09Error(f"the archive from {url} lacks some of SC09's word folders or lists")
+
+    return install(
+        url,
+        dest / Path(ARCHIVE_URL).name,
+        dest / FOLDER,
+        wanted=_wanted,
+        check_unpacked=check_unpacked,
+        check_archive=check_archive,
+        desc="Speech Commands v0.02",
+        progress=progress,
+        error=SC09Error,
+    )
 
 
 def records(root: str | os.PathLike[str] | None = None, split: Split = "all") -> list[SC09Record]:
