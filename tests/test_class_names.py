@@ -6,6 +6,7 @@ loopback archive), one tiny epoch each."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -109,11 +110,15 @@ TINY_TRAINING = ["--epochs", "1", "--latent-dim", "2", "--batch-size", "8",
 
 
 @pytest.mark.slow
-def test_a_labelled_folder_trains_and_generates_per_class(fsdd_root: Path, tmp_path: Path) -> None:
+def test_a_labelled_folder_trains_generates_and_is_judged_per_class(
+    fsdd_root: Path, tmp_path: Path
+) -> None:
     for name, digit in (("cat", 1), ("dog", 5), ("owl", 8)):  # three spoken digits, renamed
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for path in sorted((fsdd_root / "recordings").glob(f"{digit}_jackson_*.wav"))[:6]:
-            shutil.copy(path, tmp_path / "data" / name)
+        clips = sorted((fsdd_root / "recordings").glob(f"{digit}_jackson_*.wav"))
+        for split, chosen in (("train", clips[:6]), ("test", clips[6:8])):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for path in chosen:
+                shutil.copy(path, tmp_path / "data" / split / name)
     run = tmp_path / "run"
     _command("train", "--run-dir", str(run), "--data", str(tmp_path / "data"), *TINY_TRAINING)
     model = load_model(run / "model.keras")
@@ -123,6 +128,13 @@ def test_a_labelled_folder_trains_and_generates_per_class(fsdd_root: Path, tmp_p
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
         "sample_000_owl.wav", "sample_001_owl.wav",
     ]  # fmt: skip
+    # the judge's figures: a three-class judge trained on the folder's training clips
+    env = {**os.environ, "TFP_AUDIO_VAE_CACHE": str(tmp_path / "cache")}
+    out = _command("evaluate", str(run), "--k", "2", "--samples", "6", env=env)
+    assert "loading the judge of this data set (trained on its 18 training clips" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["generation"]["conditional"]["per_digit_accuracy"]) == 3
+    assert len(list((tmp_path / "cache" / "judge").glob("judge-*.keras"))) == 1
 
 
 @pytest.mark.slow

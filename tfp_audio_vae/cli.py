@@ -160,26 +160,46 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")
 
 
-def _training_files(args: argparse.Namespace) -> tuple[list, list, tuple[str, ...] | None]:
-    """(train, validation, class names) of the training data: FSDD's or SC09's official split
-    (classes "0".."9" or "zero".."nine"), or a --data folder (`folders.read_folder`: classes from
-    its sub-folders, ``None`` for a flat folder)."""
+def _splits(args: argparse.Namespace) -> tuple[list, list, list, tuple[str, ...] | None]:
+    """(train, validation, test, class names) of the data ``args`` name: a --data folder
+    (`folders.read_folder`: classes from its sub-folders, ``None`` for a flat folder; its held-out
+    clips validate and test), SC09's official lists (classes "zero".."nine"), or FSDD's split
+    (classes "0".."9"; its test takes validate)."""
     from tfp_audio_vae.data import folders, fsdd, sc09
-    from tfp_audio_vae.data.pipeline import evenly_spaced
 
     if args.data:
         data = folders.read_folder(args.data)
-        train, val, names = data.train, data.test, data.class_names or None
-    elif args.dataset == "sc09":
+        return data.train, data.test, data.test, data.class_names or None
+    if args.dataset == "sc09":
         root = sc09.locate(args.sc09)
-        train, val = sc09.records(root, "train"), sc09.records(root, "validation")
-        names = sc09.CLASS_NAMES
-    else:
-        root = fsdd.locate(args.fsdd)
-        train, val = fsdd.records(root, "train"), fsdd.records(root, "test")
-        names = tuple(str(d) for d in range(fsdd.NUM_DIGITS))
+        train, validation, test = (sc09.records(root, s) for s in ("train", "validation", "test"))
+        return train, validation, test, sc09.CLASS_NAMES
+    root = fsdd.locate(args.fsdd)
+    test = fsdd.records(root, "test")
+    return fsdd.records(root, "train"), test, test, tuple(str(d) for d in range(fsdd.NUM_DIGITS))
+
+
+def _training_files(args: argparse.Namespace) -> tuple[list, list, tuple[str, ...] | None]:
+    """(train, validation, class names) of `_splits`, at most ``--limit`` training files."""
+    from tfp_audio_vae.data.pipeline import evenly_spaced
+
+    train, val, _, names = _splits(args)
     limit = args.limit
     return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9)), names
+
+
+def _run_data(args: argparse.Namespace) -> argparse.Namespace:
+    """The data a model was trained on, as `_splits` takes it: what its run folder's train.json
+    names; FSDD for a bare .keras file, or when ``--fsdd`` is given."""
+    saved = _model_path(args.model).parent / "train.json"
+    settings = {"data": None, "dataset": "fsdd", "sc09": None, "limit": None}
+    if saved.is_file() and not args.fsdd:
+        try:
+            before = json.loads(saved.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise CommandError(f"{saved}: damaged (not JSON)") from None
+        settings.update({k: before[k] for k in settings if k in before})
+    return argparse.Namespace(**settings, fsdd=args.fsdd)
 
 
 # Settings that may change between a run and its resumption (the run folder is the run itself:
@@ -357,19 +377,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def _class_means(model, args: argparse.Namespace):
-    """Each class's mean latent over the model's training data: the data its run folder's
-    train.json names (FSDD for a bare .keras file, or when ``--fsdd`` is given)."""
+    """Each class's mean latent over the model's training data (`_run_data`)."""
     from tfp_audio_vae.data import pipeline
     from tfp_audio_vae.models.latents import class_mean_latents
 
-    saved = _model_path(args.model).parent / "train.json"
-    settings = {"data": None, "dataset": "fsdd", "sc09": None, "limit": None}
-    if saved.is_file() and not args.fsdd:
-        before = json.loads(saved.read_text())
-        settings.update({k: before[k] for k in settings if k in before})
-    records, _, names = _training_files(argparse.Namespace(**settings, fsdd=args.fsdd))
+    records, _, names = _training_files(_run_data(args))
     if names is None:
-        raise CommandError(f"{saved}: the model's training data has no classes to average over")
+        raise CommandError(f"{args.model}: the model's training data has no classes")
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
     return class_mean_latents(model, data, num_classes=len(model.class_names or names))
 
@@ -413,14 +427,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def _test_split(model, args: argparse.Namespace):
-    """(root, test records, test waveforms, digits, batched test spectrograms) of FSDD."""
-    from tfp_audio_vae.data import fsdd, pipeline
+    """(train records, class names, test waveforms, labels, batched test spectrograms) of the
+    model's data (`_run_data`), at most ``--limit`` test clips."""
+    from tfp_audio_vae.data import pipeline
 
-    root = fsdd.locate(args.fsdd)
-    records = pipeline.evenly_spaced(fsdd.records(root, "test"), args.limit)
-    waves, digits = pipeline.load_waveforms(records, model.spectrogram_config)
+    train, _, test, names = _splits(_run_data(args))
+    records = pipeline.evenly_spaced(test, args.limit)
+    waves, labels = pipeline.load_waveforms(records, model.spectrogram_config)
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config)
-    return root, records, waves, digits, data
+    return train, names, waves, labels, data
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -429,9 +444,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from tfp_audio_vae.files import atomic_output
 
     model = _load(args.model)
-    root, _, waves, digits, _ = _test_split(model, args)
-    print("loading the digit judge (trained on the FSDD train split and cached on first use)")
-    judge = get_judge(root, verbose=1)
+    settings = _run_data(args)
+    train, names, waves, digits, _ = _test_split(model, args)
+    if names is None:
+        raise CommandError(f"{args.model}: evaluate needs labelled data for its judge")
+    if settings.data or settings.dataset != "fsdd":
+        print(f"loading the judge of this data set (trained on its {len(train)} training clips "
+              "and cached on first use)")  # fmt: skip
+        judge = get_judge(records=train, num_classes=len(names), verbose=1)
+    else:
+        print("loading the digit judge (trained on the FSDD train split and cached on first use)")
+        judge = get_judge(args.fsdd, verbose=1)
     print(f"evaluating on {len(waves)} test clips (IWAE k={args.k}, {args.samples} samples)")
     results = evaluate(
         model,
@@ -452,7 +475,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f"nats ({likelihood['bits_per_dim_iwae']:.4f} bits/dim), KL {likelihood['kl']:.1f}"
     )
     print(
-        f"reconstructions heard as their digit: {results['reconstruction']['judge_accuracy']:.1%}"
+        f"reconstructions heard as their class: {results['reconstruction']['judge_accuracy']:.1%}"
         f" (real audio {results['real_audio']['accuracy']:.1%})"
     )
     print(
@@ -460,7 +483,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f" (real audio {results['real_audio']['inception_score']:.2f})"
     )
     if generation["conditional"]:
-        print(f"digit samples heard as asked: {generation['conditional']['accuracy']:.1%}")
+        print(f"class samples heard as asked: {generation['conditional']['accuracy']:.1%}")
     print(f"wrote {out}")
 
 
@@ -468,7 +491,7 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from tfp_audio_vae.evaluation import plots
 
     model = _load(args.model)
-    _, _, _, _, data = _test_split(model, args)
+    *_, data = _test_split(model, args)
     out = Path(args.out) if args.out else _model_path(args.model).parent / "figures"
     history = _model_path(args.model).parent / "history.csv"
     plots.plot_model(
@@ -693,9 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "evaluate",
-        help="likelihood, reconstruction and generation figures on the FSDD test split",
-        description="Evaluate a model on the FSDD test split through real audio, beside the "
-        "same figures for real test audio; writes metrics.json.",
+        help="likelihood, reconstruction and generation figures on the test split",
+        description="Evaluate a model through real audio on the test split of the data it was "
+        "trained on (FSDD's, SC09's test list, or its folder's held-out clips, as its train.json "
+        "says; --fsdd forces FSDD), beside the same figures for real test audio, judged by a "
+        "classifier of that data set (trained and cached on first use); writes metrics.json.",
     )
     _add_model(p)
     _add_fsdd(p)
