@@ -16,6 +16,7 @@ _EXPORTS = {
     "SpectrogramConfig": "tfp_audio_vae.data.spectrogram",
     "fit_normalisation": "tfp_audio_vae.data.pipeline",
     "load_waveforms": "tfp_audio_vae.data.pipeline",
+    "read_folder": "tfp_audio_vae.data.folders",
     "spectrogram_dataset": "tfp_audio_vae.data.pipeline",
     # models
     "VAE": "tfp_audio_vae.models.vae",
