@@ -59,6 +59,10 @@ class StubJudge(Judge):
     def num_samples(self):
         return TINY_CONFIG.num_samples
 
+    @property
+    def num_classes(self):
+        return 10
+
     def predict_proba(self, waves):
         self.calls.append(np.shape(waves))
         return np.eye(10)[self.heard[: len(waves)]]
