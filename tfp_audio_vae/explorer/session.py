@@ -185,7 +185,7 @@ class Explorer:
     def clip(self, index: int) -> dict[str, Any]:
         """A clip as heard (``"original"``) and its reconstruction from its posterior mean."""
         clip = self._clip(index)
-        original = self._sound(clip.wave, clip.spectrogram)
+        original = self._sound(clip.wave, clip.spectrogram, judged=False)
         return {
             **self._describe(index),
             "original": original,
@@ -307,11 +307,13 @@ class Explorer:
             for wave, spectrogram in zip(waves, spectrograms.numpy(), strict=True)
         ]
 
-    def _sound(self, wave: np.ndarray, spectrogram: np.ndarray) -> dict[str, Any]:
+    def _sound(
+        self, wave: np.ndarray, spectrogram: np.ndarray, *, judged: bool = True
+    ) -> dict[str, Any]:
         """``{"wav", "png"}`` as data URLs, ``"seconds"``, and the judge's ``"verdict"``
-        (``{"digit", "confidence"}``, or ``None`` without a judge)."""
+        (``{"digit", "confidence"}``, or ``None`` without a judge or when not ``judged``)."""
         verdict = None
-        if self.judge is not None:
+        if self.judge is not None and judged:
             with self._lock:
                 probabilities = self.judge.predict_proba(wave[np.newaxis])[0]  # [10]
             digit = int(np.argmax(probabilities))
