@@ -29,6 +29,7 @@ from tests.explorer_page import (  # noqa: E402
     explorer_server,
     move_slider,
     open_page,
+    screenshot,
 )
 
 
@@ -67,9 +68,7 @@ def main() -> None:
             clicks.append(click_point(driver, (37 * i + 11) % clips)["ms"])
             moves.append(move_slider(driver, i % sliders, 0.1 + 0.8 * ((i * 7) % 10) / 10)["ms"])
         if args.screenshot:
-            click_point(driver, 12)
-            driver.set_window_size(1280, 600)
-            driver.save_screenshot(str(args.screenshot))
+            screenshot(driver, args.screenshot)
     result = {
         "map_click": summary(clicks),
         "slider_move": summary(moves),

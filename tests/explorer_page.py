@@ -118,9 +118,16 @@ def timings_count(driver) -> int:
 
 
 def click_point(driver, index: int) -> dict:
-    """Clicks map point ``index``; returns the timing the page recorded (ms to playable audio)."""
+    """Clicks map point ``index``; returns the timing the page recorded (ms to playable audio).
+    A point hidden under another gets its click event sent to it directly."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
     before = timings_count(driver)
-    driver.find_element("css selector", f"#map circle[data-index='{index}']").click()
+    point = driver.find_element("css selector", f"#map circle[data-index='{index}']")
+    try:
+        point.click()
+    except ElementClickInterceptedException:
+        driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click'));", point)
     wait_for(driver, f"window.explorerTimings.length > {before}")
     return driver.execute_script("return window.explorerTimings.at(-1);")
 
@@ -138,3 +145,18 @@ def move_slider(driver, position: int, fraction: float) -> dict:
     )
     wait_for(driver, f"window.explorerTimings.length > {before}")
     return driver.execute_script("return window.explorerTimings.at(-1);")
+
+
+def screenshot(driver, path: Path) -> None:
+    """The page with a clip chosen and four samples drawn, as a 256-colour PNG at ``path``."""
+    from PIL import Image
+
+    click_point(driver, 12)
+    before = driver.execute_script("return document.querySelectorAll('#samples audio').length;")
+    driver.find_element("id", "sample-button").click()
+    wait_for(driver, f"document.querySelectorAll('#samples img').length === 4 || {before} === 4")
+    wait_for(driver, "[...document.querySelectorAll('#samples img')].every(i => i.complete)")
+    driver.save_screenshot(str(path))
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(256)
+    small.save(path, optimize=True)

@@ -24,6 +24,7 @@ from tests.explorer_page import (
     explorer_server,
     move_slider,
     open_page,
+    screenshot,
     wait_for,
 )
 
@@ -139,9 +140,8 @@ def test_uploads_a_good_file_and_shows_a_bad_ones_error(page, tmp_path, fsdd_roo
 
 
 def test_screenshot_of_the_page(page, tmp_path):
-    click_point(page, 12)
     path = Path(os.environ.get("TFP_AUDIO_VAE_SCREENSHOT", tmp_path / "explorer.png"))
-    page.set_window_size(1280, 600)
-    assert page.save_screenshot(str(path))
+    screenshot(page, path)
     png = path.read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 10_000
+    assert len(page.find_elements("css selector", "#samples audio")) == 4
