@@ -469,6 +469,11 @@ def _add_import(parser: argparse.ArgumentParser) -> None:
 
 def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--out", help=f"folder for the WAV files (default: RUN/{default})")
+    _add_synthesis(parser)
+
+
+def _add_synthesis(parser: argparse.ArgumentParser) -> None:
+    """Griffin-Lim's ``--n-iter`` and the ``--seed`` of the sounds made."""
     parser.add_argument(
         "--n-iter",
         type=_number(int, 1, 10_000),
@@ -666,13 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_number(int, 1, 65_535), default=8765, help="port (default 8765)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--limit", type=_positive_int, help="map only this many test clips")
-    p.add_argument(
-        "--n-iter",
-        type=_number(int, 1, 10_000),
-        default=defaults.GRIFFIN_LIM_ITERATIONS,
-        help=f"Griffin-Lim iterations, 1-10000 (default {defaults.GRIFFIN_LIM_ITERATIONS})",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    _add_synthesis(p)
     p.set_defaults(func=cmd_explore)
     return parser
 
