@@ -81,8 +81,10 @@ class Explorer:
         n_iter: int = 32,
         seed: int = 0,
     ) -> None:
-        if not clips:
-            raise ValueError("the explorer needs at least two clips to draw a map")
+        if len(clips) < 2:
+            raise ValueError(
+                f"the explorer needs at least two clips to draw a map, got {len(clips)}"
+            )
         self.model = model
         self.config = model.audio_config()
         self.clips: list[Clip] = list(clips)
