@@ -225,6 +225,7 @@ def _train(args: argparse.Namespace) -> None:
         num_components=args.components,
         components_per_class=args.components_per_class,
         network=args.network,
+        decoder_scale=args.decoder_scale,
         seed=args.seed,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
@@ -568,6 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.NETWORK,
         help="frequency bins as channels of 1-D convolutions over time, or image-style 2-D "
         f"convolutions (default {defaults.NETWORK})",
+    )
+    p.add_argument(
+        "--decoder-scale",
+        choices=["optimal", "bin", "pixel", "global"],
+        default=defaults.DECODER_SCALE,
+        help="the likelihood's scale: the batch's RMS error per bin in training (the sigma-VAE's "
+        "optimal scale), one learned value per bin, per cell, or one in all "
+        f"(default {defaults.DECODER_SCALE})",
     )
     p.add_argument(
         "--beta", type=_number(float, 0, 1e6), default=1.0, help="KL weight (1 = the ELBO), >= 0"
