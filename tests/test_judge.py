@@ -188,5 +188,5 @@ def test_another_data_sets_judge_is_trained_on_its_records_and_cached_by_fingerp
 
     monkeypatch.setattr(judge_module, "train_judge", no_training)
     assert get_judge(records=records, train_if_missing=False).num_classes == 3
-    with pytest.raises(FileNotFoundError, match="get_judge.records=.... another data set's"):
+    with pytest.raises(FileNotFoundError, match="no judge of these records cached at .*=True"):
         get_judge(records=records[1:], train_if_missing=False)

@@ -325,7 +325,10 @@ class Judge:
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
         """Class probabilities, float ``[n, classes]`` (rows sum to 1), of waveforms ``[n, samples]``."""
-        return self.model.predict(self._inputs(waves), batch_size=self.batch_size, verbose=0)
+        inputs = self._inputs(waves)
+        if len(inputs) <= self.batch_size:  # one batch: a direct call skips predict's ~0.1 s set-up
+            return self.model(inputs, training=False).numpy()
+        return self.model.predict(inputs, batch_size=self.batch_size, verbose=0)
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """The digit the judge hears in each waveform, int ``[n]``."""
@@ -416,9 +419,14 @@ def get_judge(
     if path.is_file():
         return load_judge(path)
     if not train_if_missing:
+        how = (
+            "run `python -m tfp_audio_vae.evaluation.judge` to train one"
+            if records is None
+            else "get_judge(records=...) with train_if_missing=True trains one"
+        )
         raise FileNotFoundError(
-            f"no judge cached at {path}: run `python -m tfp_audio_vae.evaluation.judge` to train "
-            "FSDD's, or get_judge(records=...) another data set's"
+            f"no {'digit judge' if records is None else 'judge of these records'} cached at "
+            f"{path}: {how}"
         )
     if records is None:
         records = fsdd.records(fsdd.locate(fsdd_root, download=False), "train")
