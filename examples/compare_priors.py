@@ -67,6 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fsdd", help="FSDD folder (default: $TFP_AUDIO_VAE_FSDD, cache, download)"
     )
     parser.add_argument("--out", default="runs/compare_priors", help="output folder")
+    parser.add_argument(
+        "--cache-dir",
+        help="folder for spectrogram shards when the train set is too large for memory "
+        "(default: spectrograms/ in the package cache)",
+    )
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS, help="epochs per model")
     parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM, help="size of z")
     parser.add_argument("--seed", type=int, default=0, help="seed of data order, weights, draws")
@@ -193,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FSDD at {root}: {len(train_records)} train / {len(test_records)} test clips")
 
     config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
-    train_data = pipeline.spectrogram_dataset(train_records, config, shuffle=True, seed=args.seed)
+    train_data = pipeline.spectrogram_dataset(
+        train_records, config, shuffle=True, seed=args.seed, cache_dir=args.cache_dir
+    )
     test_data = pipeline.spectrogram_dataset(test_records, config)
     test_waves, test_digits = pipeline.load_waveforms(test_records, config)
     judge = get_judge(root, verbose=0)

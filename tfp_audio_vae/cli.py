@@ -168,7 +168,7 @@ def _training_files(args: argparse.Namespace) -> tuple[list, list]:
 
 # Settings that may change between a run and its resumption (the run folder is the run itself:
 # the same folder spelled another way, moved or copied, resumes).
-_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir"}
+_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir", "cache_dir"}
 _PATH_SETTINGS = {"data", "fsdd"}  # compared as resolved paths
 
 
@@ -216,7 +216,9 @@ def _train(args: argparse.Namespace) -> None:
             print(f"skipped {error}", file=sys.stderr)
     config = pipeline.fit_normalisation(train_files, base, on_error=on_error)
     batches = {"config": config, "batch_size": args.batch_size, "on_error": on_error}
-    train_data = pipeline.spectrogram_dataset(train_files, shuffle=True, seed=args.seed, **batches)
+    train_data = pipeline.spectrogram_dataset(
+        train_files, shuffle=True, seed=args.seed, cache_dir=args.cache_dir, **batches
+    )
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
     model = build_vae(
         config,
@@ -321,7 +323,7 @@ def _class_means(model, args: argparse.Namespace):
     from tfp_audio_vae.models.latents import class_mean_latents
 
     records = fsdd.records(fsdd.locate(args.fsdd), "train")
-    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
+    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache="none")
     return class_mean_latents(model, data, num_classes=fsdd.NUM_DIGITS)
 
 
@@ -556,6 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files")
     p.add_argument(
         "--limit", type=_positive_int, help="use only this many training files (quick trials)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="folder for the spectrogram shards of data too large for memory (default: "
+        "spectrograms/ in the package cache; FSDD-sized data stays in memory)",
     )
     p.add_argument("--force", action="store_true", help="resume despite changed settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
