@@ -217,7 +217,12 @@ def _train(args: argparse.Namespace) -> None:
     config = pipeline.fit_normalisation(train_files, base, on_error=on_error)
     batches = {"config": config, "batch_size": args.batch_size, "on_error": on_error}
     train_data = pipeline.spectrogram_dataset(
-        train_files, shuffle=True, seed=args.seed, cache_dir=args.cache_dir, **batches
+        train_files,
+        shuffle=True,
+        seed=args.seed,
+        cache=args.cache,
+        cache_dir=args.cache_dir,
+        **batches,
     )
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
     model = build_vae(
@@ -560,9 +565,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, help="use only this many training files (quick trials)"
     )
     p.add_argument(
+        "--cache",
+        choices=["auto", "memory", "disk", "none"],
+        default="auto",
+        help="where the train set's spectrograms are kept: memory, shards on disk, nowhere "
+        "(computed every epoch), or auto: memory up to 1 GiB (FSDD), else disk (default auto)",
+    )
+    p.add_argument(
         "--cache-dir",
-        help="folder for the spectrogram shards of data too large for memory (default: "
-        "spectrograms/ in the package cache; FSDD-sized data stays in memory)",
+        help="folder for the spectrogram shards (default: spectrograms/ in the package cache)",
     )
     p.add_argument("--force", action="store_true", help="resume despite changed settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
