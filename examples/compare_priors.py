@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sc09", help="SC09 folder (default: $TFP_AUDIO_VAE_SC09, cache, download)"
     )
     parser.add_argument("--out", default="runs/compare_priors", help="output folder")
+    parser.add_argument(
+        "--cache-dir",
+        help="folder for spectrogram shards when the train set is too large for memory "
+        "(default: spectrograms/ in the package cache)",
+    )
     parser.add_argument("--epochs", type=int, default=defaults.EPOCHS, help="epochs per model")
     parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM, help="size of z")
     parser.add_argument("--seed", type=int, default=0, help="seed of data order, weights, draws")
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
     batches = {"config": config, "batch_size": args.batch_size}
     train_data = pipeline.spectrogram_dataset(
-        train_records, shuffle=True, seed=args.seed, **batches
+        train_records, shuffle=True, seed=args.seed, cache_dir=args.cache_dir, **batches
     )
     test_data = pipeline.spectrogram_dataset(test_records, **batches)
     test_waves, test_digits = pipeline.load_waveforms(test_records, config)

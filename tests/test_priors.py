@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae.models import priors
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior, StandardNormalPrior
 
 tfd = tfp.distributions
@@ -137,3 +138,20 @@ def test_fit_to_posteriors_finds_the_clusters_by_em():
     assert np.all(nearest < 0.2), found
     weights = tf.nn.softmax(prior.mixture_logits).numpy()
     np.testing.assert_allclose(np.sort(weights), np.sort(np.bincount(truth) / 600), atol=0.02)
+
+
+def test_em_over_posteriors_in_blocks_matches_em_over_all_at_once(monkeypatch):
+    """The refit's EM works through blocks of `EM_CHUNK` posteriors (bounded memory for large
+    sets); blocks of 64 give the fit of one block of all 600."""
+    rng = np.random.default_rng(2)
+    means, stddevs = rng.normal(size=(600, 4)), rng.uniform(0.1, 1.0, size=(600, 4))
+
+    def fitted() -> list[np.ndarray]:
+        prior = MixtureOfGaussiansPrior(latent_dim=4, num_components=5, seed=0)
+        prior.fit_to_posteriors(means, stddevs, iterations=30, seed=1)
+        return [prior.means.numpy(), prior.scales.numpy(), prior.mixture_logits.numpy()]
+
+    whole = fitted()
+    monkeypatch.setattr(priors, "EM_CHUNK", 64)
+    for blocked, expected in zip(fitted(), whole, strict=True):
+        np.testing.assert_allclose(blocked, expected, rtol=1e-5, atol=1e-6)

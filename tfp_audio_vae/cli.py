@@ -204,7 +204,7 @@ def _run_data(args: argparse.Namespace) -> argparse.Namespace:
 
 # Settings that may change between a run and its resumption (the run folder is the run itself:
 # the same folder spelled another way, moved or copied, resumes).
-_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir"}
+_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir", "cache_dir"}
 _PATH_SETTINGS = {"data", "fsdd", "sc09"}  # compared as resolved paths
 
 
@@ -255,7 +255,14 @@ def _train(args: argparse.Namespace) -> None:
             print(f"skipped {error}", file=sys.stderr)
     config = pipeline.fit_normalisation(train_files, base, on_error=on_error)
     batches = {"config": config, "batch_size": args.batch_size, "on_error": on_error}
-    train_data = pipeline.spectrogram_dataset(train_files, shuffle=True, seed=args.seed, **batches)
+    train_data = pipeline.spectrogram_dataset(
+        train_files,
+        shuffle=True,
+        seed=args.seed,
+        cache=args.cache,
+        cache_dir=args.cache_dir,
+        **batches,
+    )
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
     model = build_vae(
         config,
@@ -385,7 +392,7 @@ def _class_means(model, args: argparse.Namespace):
     records, _, names = _training_files(_run_data(args))
     if names is None:
         raise CommandError(f"{args.model}: the model's training data has no classes")
-    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache=False)
+    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache="none")
     return class_mean_latents(model, data, num_classes=len(model.class_names or names))
 
 
@@ -693,6 +700,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files")
     p.add_argument(
         "--limit", type=_positive_int, help="use only this many training files (quick trials)"
+    )
+    p.add_argument(
+        "--cache",
+        choices=["auto", "memory", "disk", "none"],
+        default="auto",
+        help="where the train set's spectrograms are kept: memory, shards on disk, nowhere "
+        "(computed every epoch), or auto: memory up to 1 GiB (FSDD), else disk (default auto)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="folder for the spectrogram shards (default: spectrograms/ in the package cache)",
     )
     p.add_argument("--force", action="store_true", help="resume despite changed settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")

@@ -44,6 +44,14 @@ FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the
 end); priors without ``fit_to_posteriors`` are never refitted."""
 
+# Data (`data.pipeline.spectrogram_dataset`)
+CACHE_MEMORY_BYTES = 1 << 30
+"""Spectrograms up to this size (1 GiB: 16,384 clips of 128 x 128) are cached in memory; a
+larger set is cached on disk as shards (FSDD's 2,700 train clips take 169 MiB)."""
+SHUFFLE_BUFFER = 4096
+"""Clips held for shuffling a set cached on disk (256 MiB of 128 x 128 spectrograms); a set in
+memory is shuffled whole."""
+
 # Audio out (`synthesis`)
 TEMPERATURE = 0.5
 """Spread of prior draws around their component: digit samples were recognised 79% of the time

@@ -16,6 +16,7 @@ carries its labels (`AudioRecord`, e.g. `fsdd.FSDDRecord`). The representation i
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -23,7 +24,10 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 import tensorflow as tf
 
+from tfp_audio_vae import defaults
+from tfp_audio_vae.data import shards
 from tfp_audio_vae.data.audio_files import AudioFileError, probe, read_audio
+from tfp_audio_vae.data.fsdd import cache_dir
 from tfp_audio_vae.data.spectrogram import (
     SpectrogramConfig,
     log_magnitude,
@@ -148,7 +152,10 @@ def waveform_dataset(
     Labels and speakers come from `AudioRecord` items; plain paths get -1 and "".
     With ``on_error="skip"`` unreadable files are left out (see `validate_files` to list them).
     """
-    entries, _ = _entries(files, config, on_error)
+    return _waveforms(_entries(files, config, on_error)[0], config)
+
+
+def _waveforms(entries: list[_Entry], config: SpectrogramConfig) -> tf.data.Dataset:
     decode = _decoder(config)
 
     def to_waveform(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -190,10 +197,7 @@ def load_waveforms(
 
 
 def _log_magnitude_dataset(
-    files: Sequence[AudioSource],
-    config: SpectrogramConfig,
-    on_error: Literal["raise", "skip"],
-    normalised: bool = False,
+    entries: list[_Entry], config: SpectrogramConfig, normalised: bool = False
 ) -> tf.data.Dataset:
     """Unbatched ``{"spectrogram": [freq, time, 1], "label", "speaker"}`` (log-magnitude, or the
     model input if ``normalised``); the STFT runs on batches of 64 clips (measured twice as fast
@@ -207,7 +211,7 @@ def _log_magnitude_dataset(
             "speaker": e["speaker"],
         }
 
-    waves = waveform_dataset(files, config, on_error=on_error)
+    waves = _waveforms(entries, config)
     clips = waves.cardinality()
     spectrograms = waves.batch(64).map(to_log_magnitude, num_parallel_calls=AUTOTUNE).unbatch()
     # unbatch forgets the length; Keras needs it to average the loss over the right batch count
@@ -228,7 +232,8 @@ def fit_normalisation(
     total = tf.zeros([config.freq_bins], tf.float64)
     total_sq = tf.zeros([config.freq_bins], tf.float64)
     count = 0
-    for batch in _log_magnitude_dataset(files, config, on_error).batch(256):
+    entries, _ = _entries(files, config, on_error)
+    for batch in _log_magnitude_dataset(entries, config).batch(256):
         x = tf.cast(batch["spectrogram"][..., 0], tf.float64)  # [b, freq, time]
         total += tf.reduce_sum(x, axis=[0, 2])
         total_sq += tf.reduce_sum(tf.square(x), axis=[0, 2])
@@ -240,6 +245,37 @@ def fit_normalisation(
     )
 
 
+CacheChoice = Literal["auto", "memory", "disk", "none"]
+"""Where `spectrogram_dataset` keeps computed spectrograms (see there)."""
+
+
+def chosen_cache(
+    clips: int, config: SpectrogramConfig, memory_budget: int = defaults.CACHE_MEMORY_BYTES
+) -> Literal["memory", "disk"]:
+    """``"memory"`` when ``clips`` spectrograms of ``config`` (float32) fit in ``memory_budget``
+    bytes, else ``"disk"``: the choice of ``cache="auto"``."""
+    size = clips * int(np.prod(config.shape)) * 4  # bytes
+    return "memory" if size <= memory_budget else "disk"
+
+
+def spectrogram_cache_dir() -> Path:
+    """The default folder for spectrogram shards: ``spectrograms/`` in the package's cache
+    (`fsdd.cache_dir`: ``$TFP_AUDIO_VAE_CACHE``, ``$XDG_CACHE_HOME/tfp_audio_vae``, or
+    ``~/.cache/tfp_audio_vae``)."""
+    return cache_dir() / "spectrograms"
+
+
+def _shard_key(entries: list[_Entry], config: SpectrogramConfig) -> str:
+    """Names the shards of these files under this config: their paths, sizes, modification
+    times and labels, and the config with its statistics."""
+
+    def described(e: _Entry) -> tuple:
+        stat = os.stat(e.path)
+        return (e.path, stat.st_size, stat.st_mtime_ns, e.label, e.speaker, e.in_graph)
+
+    return shards.fingerprint([config.to_json(), *(described(e) for e in entries)])
+
+
 def spectrogram_dataset(
     files: Sequence[AudioSource],
     config: SpectrogramConfig,
@@ -247,26 +283,56 @@ def spectrogram_dataset(
     batch_size: int | None = 64,
     shuffle: bool = False,
     seed: int = 0,
-    cache: bool | str | Path = True,
+    cache: CacheChoice = "auto",
+    cache_dir: str | Path | None = None,
+    memory_budget: int = defaults.CACHE_MEMORY_BYTES,
+    shuffle_buffer: int = defaults.SHUFFLE_BUFFER,
     drop_remainder: bool = False,
     on_error: Literal["raise", "skip"] = "raise",
 ) -> tf.data.Dataset:
     """Files -> ``{"spectrogram": [batch, freq, time, 1], "label": [batch], "speaker": [batch]}``.
 
-    Spectrograms are normalised with ``config``'s statistics (see `fit_normalisation`). Decoding and
-    the STFT run once: the result is cached in memory (``cache=True``), in a file (a path), or not
-    at all (``False``); shuffling (seeded, reshuffled each epoch), batching and prefetch follow.
+    Spectrograms are normalised with ``config``'s statistics (see `fit_normalisation`). Decoding
+    and the STFT run once, and the result is kept by ``cache``:
+
+    - ``"memory"``: in memory, filled during the first epoch; shuffled whole.
+    - ``"disk"``: in TFRecord shards (`shards`), written now, before this returns, into
+      ``cache_dir/<key>`` (default `spectrogram_cache_dir`), the key a fingerprint of the files
+      (paths, sizes, modification times, labels) and ``config``, so a later run over the same
+      files reuses them and changed files get new shards. Shuffled by shard order (seeded,
+      reshuffled each epoch) and a buffer of ``shuffle_buffer`` clips: memory stays bounded.
+    - ``"none"``: computed again every epoch (shuffled with a ``shuffle_buffer`` buffer).
+    - ``"auto"`` (default): ``"memory"`` when the spectrograms fit ``memory_budget`` bytes
+      (`chosen_cache`; 1 GiB by default, FSDD's 3,000 clips take 188 MiB), else ``"disk"``.
+
+    Shuffling is seeded by ``seed`` and reshuffled each epoch: every epoch's order is the same
+    from run to run. Batching and prefetch follow.
 
     Raises:
       AudioFileError: naming the first unreadable file, unless ``on_error="skip"``.
-      ValueError: when ``config`` has no normalisation statistics, or no file is usable.
+      ValueError: when ``config`` has no normalisation statistics, no file is usable, or
+        ``cache`` is unknown.
+      OSError: naming the folder, when shards cannot be written there.
     """
     config._require_stats()
-    dataset = _log_magnitude_dataset(files, config, on_error, normalised=True)
-    if cache:
-        dataset = dataset.cache("" if cache is True else str(cache))
+    if cache not in ("auto", "memory", "disk", "none"):
+        raise ValueError(f"cache must be 'auto', 'memory', 'disk' or 'none', got {cache!r}")
+    entries, _ = _entries(files, config, on_error)
+    if cache == "auto":
+        cache = chosen_cache(len(entries), config, memory_budget)
+    buffer = min(len(entries), shuffle_buffer)
+    if cache == "disk":
+        computed = _log_magnitude_dataset(entries, config, normalised=True)
+        root = Path(cache_dir) if cache_dir is not None else spectrogram_cache_dir()
+        folder = shards.write_once(computed, root, _shard_key(entries, config))
+        dataset = shards.read(folder, shuffle=shuffle, seed=seed)
+    else:
+        dataset = _log_magnitude_dataset(entries, config, normalised=True)
+        if cache == "memory":
+            dataset = dataset.cache()
+            buffer = len(entries)
     if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if batch_size:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(AUTOTUNE)

@@ -424,18 +424,35 @@ def _fit_gaussians(
     locs = means[rng.choice(n, size=k, replace=n < k)]  # [k, d]
     var = np.broadcast_to(means.var(axis=0) + variances.mean(axis=0) + 1e-6, locs.shape)
     weights = np.full(k, 1.0 / k)
+    chunks = [slice(start, start + EM_CHUNK) for start in range(0, n, EM_CHUNK)]
     for _ in range(iterations if k > 1 else 1):
-        log_p = np.log(weights) - 0.5 * np.sum(
-            (means[:, None] - locs) ** 2 / var + np.log(2 * np.pi * var), axis=-1
+        resp = np.concatenate(
+            [_responsibilities(means[c], weights, locs, var) for c in chunks]
         )  # [n, k]: E-step
-        resp = np.exp(log_p - log_p.max(axis=1, keepdims=True))
-        resp /= resp.sum(axis=1, keepdims=True)
         totals = resp.sum(axis=0) + 1e-9  # [k]: M-step
         locs = resp.T @ means / totals[:, None]  # [k, d]
-        spread = resp.T @ variances + np.einsum("nk,nkd->kd", resp, (means[:, None] - locs) ** 2)
+        spread = resp.T @ variances + sum(
+            np.einsum("nk,nkd->kd", resp[c], (means[c, None] - locs) ** 2) for c in chunks
+        )  # [k, d]
         var = spread / totals[:, None] + 1e-6  # [k, d]
         weights = totals / totals.sum()  # [k]
     return weights, locs, np.sqrt(var)
+
+
+EM_CHUNK = 8192
+"""Posteriors per block of the EM's ``[block, k, d]`` float64 temporaries (64 MiB at k = 32,
+d = 32), so a refit over any number of clips holds only ``[n, k]`` and ``[n, d]`` arrays whole."""
+
+
+def _responsibilities(
+    means: np.ndarray, weights: np.ndarray, locs: np.ndarray, var: np.ndarray
+) -> np.ndarray:
+    """``[n, k]`` posterior probabilities of each component for points ``means`` ``[n, d]``."""
+    log_p = np.log(weights) - 0.5 * np.sum(
+        (means[:, None] - locs) ** 2 / var + np.log(2 * np.pi * var), axis=-1
+    )  # [n, k]
+    resp = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+    return resp / resp.sum(axis=1, keepdims=True)
 
 
 class VampPrior(Prior):
