@@ -36,8 +36,11 @@ def test_the_same_seed_gives_the_same_losses(tmp_path):
 
 
 def test_a_run_folder_holds_model_history_logs_and_checkpoints(tmp_path):
-    model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
-    history = train(model, random_batches(), tmp_path, epochs=2, verbose=0)
+    # A learned scale's loss falls within 2 short epochs even on random images (with the default
+    # "optimal" scale it starts at its best, and structureless data leaves little else to learn);
+    # a constant rate, as the cosine schedule's warm-up starts at 0.
+    model = build_vae(TINY_CONFIG, "standard", latent_dim=4, decoder_scale="bin")
+    history = train(model, random_batches(), tmp_path, epochs=2, lr_schedule="constant", verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert {"model.keras", "history.csv", "checkpoints", "logs"} <= {
         p.name for p in tmp_path.iterdir()
