@@ -1,0 +1,190 @@
+"""Distribution strategies for `training.fit.train`: which one, which worker writes, and the
+training loop that `tf.distribute.MultiWorkerMirroredStrategy` needs.
+
+Several workers train one model in step: each computes the gradients of its share of every global
+batch, and the gradients are all-reduced before each update, so every worker holds the same weights.
+The chief (task ``chief``, else ``worker`` 0) writes the run folder; the other workers make the
+same writes (checkpoints, history, model) into a temporary folder that is removed at the end,
+because a checkpoint reads every variable and under this strategy a read can be a collective in
+which all workers take part (the TensorFlow pattern). All workers resume from the chief's newest
+checkpoint, so a cluster restarted after a worker died goes on after the last finished epoch.
+
+Keras 3.15's ``fit`` fails under the mirrored strategies: before the first step it averages a
+data batch across replicas to build the model, which fails for the pipeline's string field
+(``speaker``) and, across workers, for any dict batch; across workers it then averages every
+scalar metric along an axis it does not have (keras-team/keras#20585). So under
+`MirroredStrategy` and `MultiWorkerMirroredStrategy` `fit_with_strategy_run` runs the same
+epochs, callbacks and History with each step a ``strategy.run``; other strategies (the default
+one-device strategy included) keep Keras ``fit``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Literal
+
+import keras
+import tensorflow as tf
+
+StrategyName = Literal["auto", "default", "mirrored", "multiworker"]
+STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker")
+
+
+def cluster_from_tf_config() -> dict | None:
+    """The parsed ``TF_CONFIG`` environment variable, or ``None`` when it is unset or empty.
+
+    Raises:
+      ValueError: naming ``TF_CONFIG`` when it is not JSON with a ``cluster`` of workers and this
+        process's ``task`` (its ``type`` and ``index``).
+    """
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        cluster, task = config["cluster"], config["task"]
+        roles = [*cluster.get("chief", []), *cluster.get("worker", [])]
+        known = task["type"] in cluster and 0 <= int(task["index"]) < len(cluster[task["type"]])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        known, roles = False, []
+    if not (known and roles):
+        raise ValueError(
+            'TF_CONFIG: expected JSON such as {"cluster": {"worker": ["host:port", ...]}, '
+            f'"task": {{"type": "worker", "index": 0}}}}, got {text[:200]!r}'
+        )
+    return config
+
+
+def make_strategy(name: StrategyName = "auto") -> tf.distribute.Strategy:
+    """The strategy called ``name``; create it before any other TensorFlow work (multiworker).
+
+    ``"auto"`` is ``"multiworker"`` when ``TF_CONFIG`` is set and ``"default"`` otherwise;
+    ``"default"`` is TensorFlow's one-device strategy, ``"mirrored"`` a replica on every local GPU
+    (or the CPU), ``"multiworker"`` `tf.distribute.MultiWorkerMirroredStrategy` over the cluster
+    in ``TF_CONFIG`` (each worker mirrors over its own GPUs, or its CPU).
+
+    Raises:
+      ValueError: an unknown name, a malformed ``TF_CONFIG``, or ``"multiworker"`` without one.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    cluster = cluster_from_tf_config()
+    if name == "auto":
+        name = "multiworker" if cluster else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if cluster is None:
+        raise ValueError(
+            "strategy 'multiworker' needs TF_CONFIG: the cluster's workers and this worker's task"
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_mirrored(strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``strategy`` mirrors the model over replicas, on one machine or several (trained by
+    `fit_with_strategy_run`)."""
+    return isinstance(
+        strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    )
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run folder: always, except for a worker of a cluster that
+    is not its chief (task ``chief``, else ``worker`` 0)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` with the `DATA` auto-shard policy: worker ``i`` of ``n`` keeps the ``i``-th
+    ``1/n`` of every global batch. (FILE sharding needs a file-reading source such as
+    ``TFRecordDataset``; the pipeline's source is a list of paths, decoded in a ``map``.)"""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _replicated(step, strategy: tf.distribute.Strategy):
+    """``step`` (a batch -> metrics function) run on every replica, the metrics averaged."""
+
+    @tf.function(reduce_retracing=True)
+    def run(batch):
+        outputs = strategy.run(step, args=(batch,))
+        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in outputs.items()}
+
+    return run
+
+
+def _numbers(logs: dict) -> dict[str, float]:
+    return {name: float(value) for name, value in logs.items()}
+
+
+def fit_with_strategy_run(
+    model: keras.Model,
+    train_data: tf.data.Dataset,
+    *,
+    epochs: int,
+    initial_epoch: int = 0,
+    validation_data: tf.data.Dataset | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = "auto",
+) -> keras.callbacks.History:
+    """What ``model.fit`` does for these arguments, each step a ``strategy.run`` of
+    ``model.train_step`` on the model's strategy (``validation_data`` through ``test_step``).
+
+    ``train_data`` yields global batches: each of the strategy's replicas trains on its share.
+    Callbacks see the same calls and logs (replica means; ``val_*`` after each epoch) as under
+    ``fit``, and ``model.stop_training`` stops after the current step.
+    """
+    strategy = model.distribute_strategy
+    steps = int(train_data.cardinality())
+    history = keras.callbacks.History()
+    callback_list = keras.callbacks.CallbackList(
+        [*callbacks, history],
+        add_progbar=verbose != 0,
+        model=model,
+        verbose=1 if verbose == "auto" else verbose,
+        epochs=epochs,
+        steps=steps if steps > 0 else None,
+    )
+    train_step = _replicated(model.train_step, strategy)
+    test_step = _replicated(model.test_step, strategy)
+    train_batches = strategy.experimental_distribute_dataset(train_data)
+    val_batches = (
+        None
+        if validation_data is None
+        else strategy.experimental_distribute_dataset(validation_data)
+    )
+    model.stop_training = False
+    logs: dict[str, float] = {}
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for step, batch in enumerate(train_batches):
+            callback_list.on_train_batch_begin(step)
+            logs = _numbers(train_step(batch))
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        if val_batches is not None:
+            model.reset_metrics()
+            val_logs: dict[str, float] = {}
+            for batch in val_batches:
+                val_logs = _numbers(test_step(batch))
+            logs = {**logs, **{f"val_{name}": value for name, value in val_logs.items()}}
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    return history
