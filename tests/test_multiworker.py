@@ -4,6 +4,7 @@ two replicas would, and a cluster restarted after a worker is killed resumes whe
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import signal
@@ -11,11 +12,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 
-from tfp_audio_vae.training.distribute import cluster_from_tf_config, make_strategy
+from tfp_audio_vae.training.cluster import cluster_from_tf_config
+from tfp_audio_vae.training.distribute import make_strategy
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -113,10 +116,18 @@ def cleaned_up(processes: list[subprocess.Popen]):
                 process.stdout.close()
 
 
-def start_workers(command: list[str]) -> list[subprocess.Popen]:
-    """Two workers of ``command``, one per free loopback port."""
-    ports = free_ports(2)
+def start_workers(command: list[str], ports: list[int]) -> list[subprocess.Popen]:
+    """Two workers of ``command``, one per loopback port."""
     return [start(command, {"TF_CONFIG": tf_config(ports, index)}) for index in (0, 1)]
+
+
+def run_workers(command: list[str], ports: list[int], timeout: float = 300) -> list[str]:
+    """Runs two workers of ``command`` to the end; their outputs (both must succeed)."""
+    with cleaned_up(start_workers(command, ports)) as processes:
+        outputs = [finish(process, timeout) for process in processes]
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-3000:]
+    return outputs
 
 
 @pytest.mark.slow  # three TensorFlow processes, about a minute
@@ -125,7 +136,9 @@ def test_two_workers_train_like_one_process_with_two_replicas(tmp_path, fsdd_roo
     run = tmp_path / "workers"
     reference = [*script, "reference", str(tmp_path / "ref"), str(tmp_path / "r")]
     with cleaned_up([start(reference, {})]) as processes:
-        processes += start_workers([*script, "worker", str(run), str(tmp_path / "w")])
+        processes += start_workers(
+            [*script, "worker", str(run), str(tmp_path / "w")], free_ports(2)
+        )
         outputs = [finish(p, 240) for p in processes]
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-3000:]
@@ -166,3 +179,52 @@ def test_multiworker_needs_tf_config_and_names_are_checked(monkeypatch):
         make_strategy("multiworker")
     with pytest.raises(ValueError, match="strategy must be one of auto, default"):
         make_strategy("parameter_server")
+
+
+def train_command(run_dir, fsdd_root) -> list[str]:
+    return [
+        sys.executable, "-m", "tfp_audio_vae.cli", "train",
+        "--run-dir", str(run_dir), "--fsdd", str(fsdd_root),
+        "--limit", "32", "--epochs", "3", "--latent-dim", "2", "--prior", "standard",
+        "--batch-size", "16", "--lr-schedule", "constant", "--quiet",
+    ]  # fmt: skip
+
+
+def history_rows(run_dir) -> list[dict[str, str]]:
+    with open(run_dir / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow  # four TensorFlow processes, about two minutes
+def test_a_cluster_restarted_after_a_worker_is_killed_resumes_after_the_last_epoch(
+    tmp_path, fsdd_root
+):
+    run_dir = tmp_path / "run"
+    command = train_command(run_dir, fsdd_root)
+    first_checkpoint = run_dir / "checkpoints" / "ckpt-1.index"
+    ports = free_ports(2)
+    with cleaned_up(start_workers(command, ports)) as (chief, worker):
+        deadline = time.time() + 300
+        while not first_checkpoint.exists():
+            assert chief.poll() is None, finish(chief, 30)[-3000:]
+            assert time.time() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.05)
+        kill(worker)  # SIGKILL in epoch 2 (2 steps of 16 clips per epoch)
+        # the chief's next collective fails without its peer: it stops by itself, or is killed
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            chief.wait(timeout=60)
+    assert worker.returncode == -signal.SIGKILL
+    assert not (run_dir / "model.keras").exists()  # the run was cut short
+    assert not (run_dir / "checkpoints" / "ckpt-3.index").exists()
+    finished = history_rows(run_dir)
+    assert [row["epoch"] for row in finished][:1] == ["0"]
+
+    outputs = run_workers(command, ports)  # both restarted with the same command, as a user would
+    for output in outputs:
+        resumed_from = int(output.split("Epoch ")[1].split("/")[0])
+        assert resumed_from == len(finished) + 1, output[-2000:]  # finished epochs not redone
+    rows = history_rows(run_dir)
+    assert [row["epoch"] for row in rows] == ["0", "1", "2"]  # each epoch once, none lost
+    assert rows[: len(finished)] == finished  # the finished epochs' rows kept as they were
+    assert (run_dir / "model.keras").is_file()
+    assert not list(run_dir.glob(".worker-*"))  # the second worker's own folder is removed

@@ -4,7 +4,8 @@ training loop that `tf.distribute.MultiWorkerMirroredStrategy` needs.
 Several workers train one model in step: each computes the gradients of its share of every global
 batch, and the gradients are all-reduced before each update, so every worker holds the same weights.
 The chief (task ``chief``, else ``worker`` 0) writes the run folder; the other workers make the
-same writes (checkpoints, history, model) into a temporary folder that is removed at the end,
+same writes (checkpoints, history, model) into a folder of their own, ``run_dir/.worker-1/``
+and so on, removed at the end (and at the start, after a worker was killed),
 because a checkpoint reads every variable and under this strategy a read can be a collective in
 which all workers take part (the TensorFlow pattern). All workers resume from the chief's newest
 checkpoint, so a cluster restarted after a worker died goes on after the last finished epoch.
@@ -20,67 +21,31 @@ one-device strategy included) keep Keras ``fit``.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
-from typing import Literal
 
 import keras
 import tensorflow as tf
 
-StrategyName = Literal["auto", "default", "mirrored", "multiworker"]
-STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker")
-
-
-def cluster_from_tf_config() -> dict | None:
-    """The parsed ``TF_CONFIG`` environment variable, or ``None`` when it is unset or empty.
-
-    Raises:
-      ValueError: naming ``TF_CONFIG`` when it is not JSON with a ``cluster`` of workers and this
-        process's ``task`` (its ``type`` and ``index``).
-    """
-    text = os.environ.get("TF_CONFIG", "").strip()
-    if not text:
-        return None
-    try:
-        config = json.loads(text)
-        cluster, task = config["cluster"], config["task"]
-        roles = [*cluster.get("chief", []), *cluster.get("worker", [])]
-        known = task["type"] in cluster and 0 <= int(task["index"]) < len(cluster[task["type"]])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        known, roles = False, []
-    if not (known and roles):
-        raise ValueError(
-            'TF_CONFIG: expected JSON such as {"cluster": {"worker": ["host:port", ...]}, '
-            f'"task": {{"type": "worker", "index": 0}}}}, got {text[:200]!r}'
-        )
-    return config
+from tfp_audio_vae.training.cluster import StrategyName, resolve_strategy
 
 
 def make_strategy(name: StrategyName = "auto") -> tf.distribute.Strategy:
     """The strategy called ``name``; create it before any other TensorFlow work (multiworker).
 
-    ``"auto"`` is ``"multiworker"`` when ``TF_CONFIG`` is set and ``"default"`` otherwise;
-    ``"default"`` is TensorFlow's one-device strategy, ``"mirrored"`` a replica on every local GPU
-    (or the CPU), ``"multiworker"`` `tf.distribute.MultiWorkerMirroredStrategy` over the cluster
-    in ``TF_CONFIG`` (each worker mirrors over its own GPUs, or its CPU).
+    ``"auto"`` is ``"multiworker"`` when ``TF_CONFIG`` is set and ``"default"`` otherwise
+    (`cluster.resolve_strategy`); ``"default"`` is TensorFlow's one-device strategy,
+    ``"mirrored"`` a replica on every local GPU (or the CPU), ``"multiworker"``
+    `tf.distribute.MultiWorkerMirroredStrategy` over the cluster in ``TF_CONFIG`` (each worker
+    mirrors over its own GPUs, or its CPU).
 
     Raises:
       ValueError: an unknown name, a malformed ``TF_CONFIG``, or ``"multiworker"`` without one.
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
-    cluster = cluster_from_tf_config()
-    if name == "auto":
-        name = "multiworker" if cluster else "default"
-    if name == "default":
+    resolved = resolve_strategy(name)
+    if resolved == "default":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
+    if resolved == "mirrored":
         return tf.distribute.MirroredStrategy()
-    if cluster is None:
-        raise ValueError(
-            "strategy 'multiworker' needs TF_CONFIG: the cluster's workers and this worker's task"
-        )
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
@@ -103,6 +68,14 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def task_name(strategy: tf.distribute.Strategy) -> str:
+    """This process's task in the cluster, e.g. ``"worker-1"`` (``"chief"`` outside a cluster)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type is None:
+        return "chief"
+    return f"{resolver.task_type}-{resolver.task_id}"
 
 
 def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -10,11 +10,11 @@ A run folder holds everything of one training run::
 
 Started again with the same folder, `train` resumes after the last finished epoch. One process at
 a time trains in a folder (`files.folder_lock`): under `tf.distribute.MultiWorkerMirroredStrategy`
-the chief, while the other workers resume from its checkpoints and write theirs to a temporary
-folder (`training.distribute`). At the start, files a killed run left half-written
-(``checkpoints/ckpt-*_temp/``, ``.tmp-*``) are removed, and a checkpoint or file that cannot be
-written (read-only folder, full disk, file-size limit) ends training with an `OSError` naming it,
-its partial files removed and the last finished epoch kept.
+the chief, while the other workers resume from its checkpoints and write theirs to
+``run_dir/.worker-N/``, removed at the end (`training.distribute`). At the start, files a killed
+run left half-written (``checkpoints/ckpt-*_temp/``, ``.tmp-*``) are removed, and a checkpoint or
+file that cannot be written (read-only folder, full disk, file-size limit) ends training with an
+`OSError` naming it, its partial files removed and the last finished epoch kept.
 
 A run repeats bit for bit on one machine when its model and data are seeded: `build_vae`'s seed
 fixes the initial weights and every draw of z (from the model's seed and the optimizer's step,
@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +51,7 @@ from tfp_audio_vae.training.distribute import (
     is_chief,
     is_mirrored,
     shard_by_data,
+    task_name,
 )
 
 
@@ -173,12 +173,18 @@ def _remove_partial_files(run_dir: Path) -> None:
 
 
 @contextmanager
-def _write_folder(run_dir: Path, chief: bool) -> Iterator[Path]:
+def _write_folder(run_dir: Path, strategy: tf.distribute.Strategy) -> Iterator[Path]:
     """The folder this process writes: ``run_dir`` (locked, cleared of partial files) for the
-    chief, a temporary folder removed afterwards for another worker of a cluster."""
-    if not chief:
-        with tempfile.TemporaryDirectory(prefix="tfp-audio-vae-worker-") as folder:
-            yield Path(folder)
+    chief; for another worker of a cluster ``run_dir/.worker-N/``, emptied before and removed
+    after (the run folder stays the chief's)."""
+    if not is_chief(strategy):
+        folder = run_dir / f".{task_name(strategy)}"
+        shutil.rmtree(folder, ignore_errors=True)  # what a killed worker left
+        folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         return
     with folder_lock(run_dir):
         _remove_partial_files(run_dir)
@@ -273,7 +279,7 @@ def train(
     fit_prior_every = refit_period(model, fit_prior_every)
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
-    with _write_folder(run_dir, is_chief(model.distribute_strategy)) as write_dir:
+    with _write_folder(run_dir, model.distribute_strategy) as write_dir:
         try:
             return _train(
                 model,
