@@ -228,3 +228,17 @@ def test_a_cluster_restarted_after_a_worker_is_killed_resumes_after_the_last_epo
     assert rows[: len(finished)] == finished  # the finished epochs' rows kept as they were
     assert (run_dir / "model.keras").is_file()
     assert not list(run_dir.glob(".worker-*"))  # the second worker's own folder is removed
+
+
+def test_train_refuses_a_malformed_tf_config_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfp_audio_vae.cli", "train", "--run-dir", str(tmp_path / "run")],
+        env={**os.environ, "PYTHONPATH": str(REPO), "TF_CONFIG": '{"cluster": '},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("tfp-audio-vae: error: TF_CONFIG: expected JSON")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists()  # refused before anything was written
