@@ -576,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strategy",
         choices=["auto", "default", "mirrored", "multiworker"],
-        default="auto",
+        default=defaults.STRATEGY,
         help="default: one device; mirrored: a replica per local GPU; multiworker: the cluster "
         "in TF_CONFIG (each worker runs this same command; --batch-size is the global batch); "
         "auto: multiworker when TF_CONFIG is set, else default",
@@ -658,16 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _first_op() -> None:
-    import tensorflow as tf
-
-    tf.constant(0.0) + 0.0
-
-
-def _quiet_tensorflow(first_work: Callable[[], Any] = _first_op) -> Any:
-    """Imports TensorFlow and runs ``first_work`` (by default one op; for ``train`` the creation
-    of its distribution strategy, which must come first) with their log lines (oneDNN, CUDA
-    probing, device discovery) held back; returns what ``first_work`` returns.
+def _quiet_tensorflow(first_work: Callable[[], Any] = lambda: None) -> Any:
+    """Imports TensorFlow, runs ``first_work`` (for ``train``, the creation of its distribution
+    strategy, which must precede any op) and one op, with their log lines (oneDNN, CUDA probing,
+    device discovery) held back; returns what ``first_work`` returns.
 
     TensorFlow 2.21 logs them whatever ``TF_CPP_MIN_LOG_LEVEL`` says (measured: with it set to 2
     in the environment, 7 lines), so they are written to a temporary file instead of stderr, and
@@ -683,7 +677,8 @@ def _quiet_tensorflow(first_work: Callable[[], Any] = _first_op) -> Any:
         try:
             import tensorflow as tf
 
-            result = first_work()  # device discovery logs on the first op
+            result = first_work()
+            tf.constant(0.0) + 0.0  # device discovery logs on the first op
         except BaseException:
             os.dup2(saved, 2)
             held.seek(0)

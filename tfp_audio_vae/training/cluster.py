@@ -10,6 +10,8 @@ import json
 import os
 from typing import Literal
 
+from tfp_audio_vae import defaults
+
 StrategyName = Literal["auto", "default", "mirrored", "multiworker"]
 STRATEGIES: tuple[str, ...] = ("auto", "default", "mirrored", "multiworker")
 
@@ -39,7 +41,9 @@ def cluster_from_tf_config() -> dict | None:
     return config
 
 
-def resolve_strategy(name: StrategyName = "auto") -> Literal["default", "mirrored", "multiworker"]:
+def resolve_strategy(
+    name: StrategyName = defaults.STRATEGY,
+) -> Literal["default", "mirrored", "multiworker"]:
     """``name`` with ``"auto"`` resolved: ``"multiworker"`` when ``TF_CONFIG`` is set, else
     ``"default"``.
 

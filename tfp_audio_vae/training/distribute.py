@@ -8,7 +8,9 @@ same writes (checkpoints, history, model) into a folder of their own, ``run_dir/
 and so on, removed at the end (and at the start, after a worker was killed),
 because a checkpoint reads every variable and under this strategy a read can be a collective in
 which all workers take part (the TensorFlow pattern). All workers resume from the chief's newest
-checkpoint, so a cluster restarted after a worker died goes on after the last finished epoch.
+checkpoint, so a cluster restarted after a worker died goes on after the last finished epoch (the
+workers left find the loss within seconds, at their next collective, and stop with a
+`WorkerLostError`).
 
 Keras 3.15's ``fit`` fails under the mirrored strategies: before the first step it averages a
 data batch across replicas to build the model, which fails for the pipeline's string field
@@ -21,15 +23,31 @@ one-device strategy included) keep Keras ``fit``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import keras
 import tensorflow as tf
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.training.cluster import StrategyName, resolve_strategy
 
 
-def make_strategy(name: StrategyName = "auto") -> tf.distribute.Strategy:
+class WorkerLostError(ConnectionError):
+    """A worker of the cluster stopped (it died, or its connection was lost) during training."""
+
+
+# What a collective raises on a worker whose peer has gone.
+_PEER_GONE = (
+    tf.errors.UnavailableError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+)
+
+
+def make_strategy(name: StrategyName = defaults.STRATEGY) -> tf.distribute.Strategy:
     """The strategy called ``name``; create it before any other TensorFlow work (multiworker).
 
     ``"auto"`` is ``"multiworker"`` when ``TF_CONFIG`` is set and ``"default"`` otherwise
@@ -98,8 +116,44 @@ def _replicated(step, strategy: tf.distribute.Strategy):
     return run
 
 
+@contextmanager
+def _peers_checked(strategy: tf.distribute.Strategy, epoch: int) -> Iterator[None]:
+    """Turns the error of a collective whose peer has gone into a `WorkerLostError`."""
+    try:
+        yield
+    except _PEER_GONE as error:
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        cause = " ".join(str(error.message).split())[:120]
+        raise WorkerLostError(
+            f"a worker of the cluster stopped during epoch {epoch + 1}; the finished epochs are "
+            f"kept in the chief's run folder: start every worker again with the same command to "
+            f"resume ({cause})"
+        ) from None
+
+
 def _numbers(logs: dict) -> dict[str, float]:
     return {name: float(value) for name, value in logs.items()}
+
+
+def _epoch(
+    model: keras.Model,
+    callback_list: keras.callbacks.CallbackList,
+    epoch: int,
+    train_step: Callable[[Any], dict[str, tf.Tensor]],
+    batches: Iterable,
+) -> dict[str, float]:
+    """One epoch of training steps; the last step's logs."""
+    logs: dict[str, float] = {}
+    model.reset_metrics()
+    callback_list.on_epoch_begin(epoch)
+    for step, batch in enumerate(batches):
+        callback_list.on_train_batch_begin(step)
+        logs = _numbers(train_step(batch))
+        callback_list.on_train_batch_end(step, logs)
+        if model.stop_training:
+            break
+    return logs
 
 
 def fit_with_strategy_run(
@@ -118,6 +172,10 @@ def fit_with_strategy_run(
     ``train_data`` yields global batches: each of the strategy's replicas trains on its share.
     Callbacks see the same calls and logs (replica means; ``val_*`` after each epoch) as under
     ``fit``, and ``model.stop_training`` stops after the current step.
+
+    Raises:
+      WorkerLostError: under `MultiWorkerMirroredStrategy`, when another worker has stopped
+        (found at the next step or checkpoint that needs it, within seconds).
     """
     strategy = model.distribute_strategy
     steps = int(train_data.cardinality())
@@ -142,21 +200,15 @@ def fit_with_strategy_run(
     logs: dict[str, float] = {}
     callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
-        model.reset_metrics()
-        callback_list.on_epoch_begin(epoch)
-        for step, batch in enumerate(train_batches):
-            callback_list.on_train_batch_begin(step)
-            logs = _numbers(train_step(batch))
-            callback_list.on_train_batch_end(step, logs)
-            if model.stop_training:
-                break
-        if val_batches is not None:
-            model.reset_metrics()
-            val_logs: dict[str, float] = {}
-            for batch in val_batches:
-                val_logs = _numbers(test_step(batch))
-            logs = {**logs, **{f"val_{name}": value for name, value in val_logs.items()}}
-        callback_list.on_epoch_end(epoch, logs)
+        with _peers_checked(strategy, epoch):
+            logs = _epoch(model, callback_list, epoch, train_step, train_batches)
+            if val_batches is not None:
+                model.reset_metrics()
+                val_logs: dict[str, float] = {}
+                for batch in val_batches:
+                    val_logs = _numbers(test_step(batch))
+                logs = {**logs, **{f"val_{name}": value for name, value in val_logs.items()}}
+            callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
     callback_list.on_train_end(logs)
