@@ -26,7 +26,7 @@ ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 # One process of the comparison: "reference" (MirroredStrategy on two logical CPUs) or a worker
 # (MultiWorkerMirroredStrategy from TF_CONFIG); both train the same 16 FSDD clips in global
 # batches of 8 (4 per replica) for 2 epochs and save their final weights (a worker's path ends
-# with its index).
+# with its index; the reference saves its initial weights too).
 TRAIN_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
@@ -51,6 +51,8 @@ TRAIN_SCRIPT = textwrap.dedent(
     data = pipeline.spectrogram_dataset(files, config, batch_size=8, shuffle=True, seed=1)
     with strategy.scope():
         model = build_vae(config, "standard", latent_dim=4, seed=5)
+    if mode == "reference":
+        np.savez(weights + "-initial", *model.get_weights())
     train(model, data, run_dir, epochs=2, lr_schedule="constant", verbose=0)
     print("replicas", strategy.num_replicas_in_sync)
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
@@ -143,15 +145,18 @@ def test_two_workers_train_like_one_process_with_two_replicas(tmp_path, fsdd_roo
     for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-3000:]
         assert "replicas 2" in output
-    ref = np.load(tmp_path / "r.npz")
+    ref, initial = np.load(tmp_path / "r.npz"), np.load(tmp_path / "r-initial.npz")
+    moved = max(np.abs(ref[name] - initial[name]).max() for name in ref.files)
+    assert moved > 1e-3  # training moved the weights far beyond the tolerance below
     for worker in ("w0.npz", "w1.npz"):
         weights = np.load(tmp_path / worker)
         for name in ref.files:
             # equal up to float32 rounding: the two replicas' gradients are summed in another
             # order (a collective over gRPC instead of one process's local sum)
             np.testing.assert_allclose(weights[name], ref[name], rtol=0, atol=1e-5)
-    # the chief alone wrote the run folder
+    # the chief wrote the run folder; the other worker's own folder is gone
     assert {"model.keras", "history.csv", "checkpoints", "logs"} <= {p.name for p in run.iterdir()}
+    assert not list(run.glob(".worker-*"))
 
 
 def test_auto_is_the_default_strategy_without_tf_config(monkeypatch):

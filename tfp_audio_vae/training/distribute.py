@@ -4,10 +4,10 @@ training loop that `tf.distribute.MultiWorkerMirroredStrategy` needs.
 Several workers train one model in step: each computes the gradients of its share of every global
 batch, and the gradients are all-reduced before each update, so every worker holds the same weights.
 The chief (task ``chief``, else ``worker`` 0) writes the run folder; the other workers make the
-same writes (checkpoints, history, model) into a folder of their own, ``run_dir/.worker-1/``
-and so on, removed at the end (and at the start, after a worker was killed),
-because a checkpoint reads every variable and under this strategy a read can be a collective in
-which all workers take part (the TensorFlow pattern). All workers resume from the chief's newest
+same writes (checkpoints, history, model) into a folder of their own, ``run_dir/.worker-1/`` and
+so on, removed at the end (and at the start, after a worker was killed), because a checkpoint
+reads every variable and under this strategy a read can be a collective in which all workers
+take part (the TensorFlow pattern). All workers resume from the chief's newest
 checkpoint, so a cluster restarted after a worker died goes on after the last finished epoch (the
 workers left find the loss within seconds, at their next collective, and stop with a
 `WorkerLostError`).
@@ -105,7 +105,10 @@ def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def _replicated(step, strategy: tf.distribute.Strategy):
+Step = Callable[[Any], dict[str, tf.Tensor]]
+
+
+def _replicated(step: Step, strategy: tf.distribute.Strategy) -> Step:
     """``step`` (a batch -> metrics function) run on every replica, the metrics averaged."""
 
     @tf.function(reduce_retracing=True)
@@ -140,7 +143,7 @@ def _epoch(
     model: keras.Model,
     callback_list: keras.callbacks.CallbackList,
     epoch: int,
-    train_step: Callable[[Any], dict[str, tf.Tensor]],
+    train_step: Step,
     batches: Iterable,
 ) -> dict[str, float]:
     """One epoch of training steps; the last step's logs."""
