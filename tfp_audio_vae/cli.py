@@ -34,6 +34,7 @@ _TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfp_audio_vae import defaults  # noqa: E402  (no TensorFlow: keeps --help fast)
+from tfp_audio_vae.training.cluster import STRATEGIES  # noqa: E402  (no TensorFlow either)
 
 PROG = "tfp-audio-vae"
 MAX_MESSAGE = 400  # characters of an error message shown; longer ones are cut
@@ -575,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
     p.add_argument(
         "--strategy",
-        choices=["auto", "default", "mirrored", "multiworker"],
+        choices=STRATEGIES,
         default=defaults.STRATEGY,
         help="default: one device; mirrored: a replica per local GPU; multiworker: the cluster "
         "in TF_CONFIG (each worker runs this same command; --batch-size is the global batch); "
