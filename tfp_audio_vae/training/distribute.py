@@ -15,7 +15,8 @@ workers left find the loss within seconds, at their next collective, and stop wi
 Keras 3.15's ``fit`` fails under the mirrored strategies: before the first step it averages a
 data batch across replicas to build the model, which fails for the pipeline's string field
 (``speaker``) and, across workers, for any dict batch; across workers it then averages every
-scalar metric along an axis it does not have (keras-team/keras#20585). So under
+scalar metric along an axis it does not have (both seen with Keras 3.15.1 and TensorFlow 2.21;
+``fit`` under this strategy has open upstream reports, e.g. keras-team/keras#20585). So under
 `MirroredStrategy` and `MultiWorkerMirroredStrategy` `fit_with_strategy_run` runs the same
 epochs, callbacks and History with each step a ``strategy.run``; other strategies (the default
 one-device strategy included) keep Keras ``fit``.
