@@ -78,6 +78,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "conv1d-cosine-latent64": {**CONV1D, **COSINE, "latent_dim": 64},
     "conv1d-cosine-pixel": {**CONV1D, **COSINE, "decoder_scale": "pixel"},
     "conv1d-cosine-batch32": {**CONV1D, **COSINE, "batch_size": 32},
+    "conv1d-cosine-optimal": {**CONV1D, **COSINE, "decoder_scale": "optimal"},
+    "conv1d-cosine-optimal-batch32": {
+        **CONV1D,
+        **COSINE,
+        "decoder_scale": "optimal",
+        "batch_size": 32,
+    },
 }
 
 

@@ -102,6 +102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--lr-schedule", choices=["cosine", "constant"], default=defaults.LR_SCHEDULE
     )
     parser.add_argument("--learning-rate", type=float, default=defaults.LEARNING_RATE)
+    parser.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
+    parser.add_argument(
+        "--decoder-scale",
+        choices=["optimal", "bin", "pixel", "global"],
+        default=defaults.DECODER_SCALE,
+        help="the likelihood's scale (see SpectrogramDecoder)",
+    )
     parser.add_argument(
         "--models",
         default="standard,mixture",
@@ -193,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FSDD at {root}: {len(train_records)} train / {len(test_records)} test clips")
 
     config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
-    train_data = pipeline.spectrogram_dataset(train_records, config, shuffle=True, seed=args.seed)
-    test_data = pipeline.spectrogram_dataset(test_records, config)
+    batches = {"config": config, "batch_size": args.batch_size}
+    train_data = pipeline.spectrogram_dataset(
+        train_records, shuffle=True, seed=args.seed, **batches
+    )
+    test_data = pipeline.spectrogram_dataset(test_records, **batches)
     test_waves, test_digits = pipeline.load_waveforms(test_records, config)
     judge = get_judge(root, verbose=0)
 
@@ -214,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             components_per_class=args.components_per_class,
             network=args.network,
+            decoder_scale=args.decoder_scale,
         )
         train(
             model,
@@ -279,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text(out / "results.md", header + "\n\n" + markdown + "\n")
     payload = {
         "command": command.strip(),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("fsdd", "out")},
         "date": str(datetime.date.today()),
         "epochs": epochs,
         "seconds": total,

@@ -15,7 +15,16 @@ from tfp_audio_vae.data import fsdd, pipeline
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.evaluation.judge import judge_path, save_judge, train_judge
 
-COMMANDS = ["download", "train", "generate", "reconstruct", "interpolate", "evaluate", "plot"]
+COMMANDS = [
+    "download",
+    "train",
+    "generate",
+    "reconstruct",
+    "interpolate",
+    "evaluate",
+    "plot",
+    "explore",
+]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tfp_audio_vae.training.fit import learning_rate_schedule, train
 tfd = tfp.distributions
 
 
-@pytest.mark.parametrize("scale", ["bin", "pixel", "global"])
+@pytest.mark.parametrize("scale", ["bin", "pixel", "global", "optimal"])
 def test_conv1d_network_keeps_the_distribution_types_and_round_trips(tmp_path, scale):
     model = build_vae(
         TINY_CONFIG, "conditional", latent_dim=4, network="conv1d", decoder_scale=scale

@@ -238,6 +238,7 @@ def _train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
             num_components=args.components,
             components_per_class=args.components_per_class,
             network=args.network,
+            decoder_scale=args.decoder_scale,
             seed=args.seed,
             beta=args.beta,
             warmup_steps=args.warmup_steps,
@@ -443,6 +444,25 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote figures to {out}")
 
 
+def cmd_explore(args: argparse.Namespace) -> None:
+    try:
+        from tfp_audio_vae.explorer.app import serve
+    except ImportError as error:
+        raise CommandError(
+            f"the explorer needs its web packages ({error.name} is missing): "
+            "pip install 'tfp-audio-vae[app]'"
+        ) from None
+    from tfp_audio_vae.explorer.session import Explorer
+
+    _model_path(args.model)  # a missing model fails before the test clips are read
+    print(f"encoding {args.limit or 'all'} FSDD test clips", flush=True)
+    explorer = Explorer.from_run(
+        args.model, fsdd_root=args.fsdd, limit=args.limit, n_iter=args.n_iter, seed=args.seed
+    )
+    explorer.warm_up()
+    serve(explorer, host=args.host, port=args.port, open_browser=not args.no_browser)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -465,6 +485,11 @@ def _add_import(parser: argparse.ArgumentParser) -> None:
 
 def _add_audio_out(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--out", help=f"folder for the WAV files (default: RUN/{default})")
+    _add_synthesis(parser)
+
+
+def _add_synthesis(parser: argparse.ArgumentParser) -> None:
+    """Griffin-Lim's ``--n-iter`` and the ``--seed`` of the sounds made."""
     parser.add_argument(
         "--n-iter",
         type=_number(int, 1, 10_000),
@@ -559,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.NETWORK,
         help="frequency bins as channels of 1-D convolutions over time, or image-style 2-D "
         f"convolutions (default {defaults.NETWORK})",
+    )
+    p.add_argument(
+        "--decoder-scale",
+        choices=["optimal", "bin", "pixel", "global"],
+        default=defaults.DECODER_SCALE,
+        help="the likelihood's scale: the batch's RMS error per bin in training (the sigma-VAE's "
+        "optimal scale), one learned value per bin, per cell, or one in all "
+        f"(default {defaults.DECODER_SCALE})",
     )
     p.add_argument(
         "--beta", type=_number(float, 0, 1e6), default=1.0, help="KL weight (1 = the ELBO), >= 0"
@@ -656,6 +689,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the PNGs (default: RUN/figures)")
     p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=cmd_plot)
+
+    p = commands.add_parser(
+        "explore",
+        help="a local web page to hear and explore a model (needs the [app] extra)",
+        description="Serve a page on this machine: the test clips' latent map (click to hear a "
+        "clip and its reconstruction), prior and per-digit samples, interpolation, one slider "
+        "per active latent dimension, and your own uploads. Ctrl-C stops it.",
+    )
+    _add_model(p)
+    _add_fsdd(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=_number(int, 1, 65_535), default=8765, help="port (default 8765)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--limit", type=_positive_int, help="map only this many test clips")
+    _add_synthesis(p)
+    p.set_defaults(func=cmd_explore)
     return parser
 
 

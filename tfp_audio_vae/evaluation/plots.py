@@ -20,6 +20,7 @@ plot_training_curves("runs/mog", path="docs/img/training.png")
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import matplotlib
+import matplotlib.image
 import numpy as np
 import tensorflow as tf
 from matplotlib.axes import Axes
@@ -188,6 +190,57 @@ def _axis_labels(pca: PCA, what: str) -> tuple[str, str]:
     )
 
 
+def project_latents(
+    latents: ArrayLike,
+    method: Literal["pca", "tsne"] = "pca",
+    *,
+    perplexity: float = 30.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, tuple[str, str], PCA | None]:
+    """Latent vectors ``[n, d]`` -> 2-D points ``[n, 2]``, their axis labels, and the fitted PCA
+    (``None`` for t-SNE, which cannot place new points).
+
+    ``"pca"`` is linear (its axes show the share of variance they hold); ``"tsne"`` is
+    scikit-learn's Barnes-Hut `TSNE` with ``perplexity`` capped at ``(n - 1) / 3`` (keeps
+    neighbourhoods, not distances; its axes have no units).
+    """
+    latents = np.asarray(latents, dtype=np.float64)
+    if method == "pca":
+        pca = _pca(latents)
+        return pca.transform(latents), _axis_labels(pca, "latent"), pca  # [n, 2]
+    if method == "tsne":
+        xy = TSNE(
+            perplexity=min(perplexity, (len(latents) - 1) / 3), init="pca", random_state=seed
+        ).fit_transform(latents)  # [n, 2]
+        return xy, ("t-SNE 1", "t-SNE 2"), None
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def component_ellipses(pca: PCA, prior: MixtureOfGaussiansPrior) -> list[dict[str, float]]:
+    """Each mixture component's shadow on the PCA plane: its projected mean and the ±2 standard
+    deviation ellipse of N(W mu_k, W diag(sigma_k^2) W^T), ``W`` the two PCA axes ``[2, d]``.
+
+    Returns:
+      one ``{"x", "y", "width", "height", "angle"}`` per component (latent units; angle in
+      degrees, of the width's axis from the first PCA axis).
+    """
+    centres = pca.transform(prior.means.numpy())  # [K, 2]
+    covariances = _projected_covariances(pca, prior.scales.numpy() ** 2)  # [K, 2, 2]
+    ellipses = []
+    for centre, covariance in zip(centres, covariances, strict=True):
+        variances, axes = np.linalg.eigh(covariance)  # ascending; axes in columns
+        ellipses.append(
+            {
+                "x": float(centre[0]),
+                "y": float(centre[1]),
+                "width": 4.0 * math.sqrt(max(variances[1], 0.0)),
+                "height": 4.0 * math.sqrt(max(variances[0], 0.0)),
+                "angle": math.degrees(math.atan2(axes[1, 1], axes[0, 1])),
+            }
+        )
+    return ellipses
+
+
 # --------------------------------------------------------------------------- spectrograms
 
 
@@ -255,6 +308,18 @@ def plot_reconstructions(
                 bottom.set_xlabel("time (s)")
     figure.colorbar(image, ax=spectrogram_axes, label="magnitude (dB)", aspect=40)
     return _finish(figure, path)
+
+
+def spectrogram_png(spectrogram: ArrayLike, config: SpectrogramConfig) -> bytes:
+    """One model-space spectrogram ``[freq, time, 1]`` as PNG bytes, one pixel per bin (low
+    frequencies at the bottom), in the figures' dB colours: from the log floor to its loudest bin."""
+    decibels = _decibels(np.asarray(spectrogram)[np.newaxis], config)[0]  # [freq, time]
+    vmin, vmax = _colour_limits(decibels, config)
+    png = io.BytesIO()
+    matplotlib.image.imsave(
+        png, decibels, cmap="magma", vmin=vmin, vmax=vmax, origin="lower", format="png"
+    )
+    return png.getvalue()
 
 
 def plot_sample_grid(
@@ -330,17 +395,7 @@ def plot_latent_space(
       the figure, with one axes.
     """
     latents, labels = _as_points(latents, labels)
-    if method == "pca":
-        pca = _pca(latents)
-        xy = pca.transform(latents)  # [n, 2]
-        xlabel, ylabel = _axis_labels(pca, "latent")
-    elif method == "tsne":
-        xy = TSNE(
-            perplexity=min(perplexity, (len(latents) - 1) / 3), init="pca", random_state=seed
-        ).fit_transform(latents)  # [n, 2]
-        xlabel, ylabel = "t-SNE 1", "t-SNE 2"
-    else:
-        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+    xy, (xlabel, ylabel), _ = project_latents(latents, method, perplexity=perplexity, seed=seed)
     figure = _figure(5.6, 4.2)
     ax = figure.add_subplot()
     _scatter_by_label(ax, xy, labels, _colours(labels), label_names)
@@ -393,18 +448,16 @@ def plot_prior_components(
         classes = prior.component_classes.numpy()  # [K]: the digit of each component
         colours = _colours(np.union1d(labels, classes) if prior.conditional else labels)
         _scatter_by_label(ax, pca.transform(latents), labels, colours)
-        centres = pca.transform(prior.means.numpy())  # [K, 2]
-        covariances = _projected_covariances(pca, prior.scales.numpy() ** 2)  # [K, 2, 2]
         weights = tf.nn.softmax(prior.mixture_logits).numpy()  # [K]
-        for component, (centre, covariance) in enumerate(zip(centres, covariances, strict=True)):
+        for component, ellipse in enumerate(component_ellipses(pca, prior)):
             colour = colours[classes[component]] if prior.conditional else "black"
-            variances, axes = np.linalg.eigh(covariance)  # ascending; axes in columns
+            centre = (ellipse["x"], ellipse["y"])
             ax.add_patch(
                 Ellipse(
                     centre,
-                    width=4.0 * math.sqrt(max(variances[1], 0.0)),
-                    height=4.0 * math.sqrt(max(variances[0], 0.0)),
-                    angle=math.degrees(math.atan2(axes[1, 1], axes[0, 1])),
+                    width=ellipse["width"],
+                    height=ellipse["height"],
+                    angle=ellipse["angle"],
                     fill=False,
                     ls="--",
                     lw=1.0,

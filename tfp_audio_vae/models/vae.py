@@ -252,7 +252,11 @@ class VAE(keras.Model):
         return labels if self.prior.conditional else None
 
     def elbo_terms(
-        self, x: tf.Tensor, labels: tf.Tensor | None = None, seed: Seed | None = None
+        self,
+        x: tf.Tensor,
+        labels: tf.Tensor | None = None,
+        seed: Seed | None = None,
+        training: bool = False,
     ) -> dict[str, tf.Tensor]:
         """Per-example ``nll``, ``kl``, ``neg_elbo`` (nats) and ``bits_per_dim``, each ``[batch]``.
 
@@ -264,12 +268,18 @@ class VAE(keras.Model):
           labels: int32 ``[batch]``, used only by a conditional prior.
           seed: stateless seed of the draws (the same seed, the same terms); ``None`` draws from
             ``seed_generator``.
+          training: score x under the decoder's training likelihood (its ``calibrated`` method,
+            where it has one: the ``"optimal"`` scale fitted to the batch).
         """
         labels = self._prior_labels(labels)
         posterior = self.encode(x)  # batch [b], event [latent]
         prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
         z = posterior.sample(self.kl_samples, seed=self._seed(seed))  # [S, b, latent]
-        nll = -self.decode(z[0]).log_prob(x)  # [b]
+        likelihood = self.decode(z[0])
+        calibrated = getattr(self.decoder, "calibrated", None)
+        if training and calibrated is not None:
+            likelihood = calibrated(likelihood, x)
+        nll = -likelihood.log_prob(x)  # [b]
         if self.kl_mode(posterior, prior) == "analytic":
             kl = tfd.kl_divergence(posterior, prior)  # [b]
         else:
@@ -352,7 +362,7 @@ class VAE(keras.Model):
     def train_step(self, data: Any) -> dict[str, Any]:
         x, labels = self.unpack_batch(data)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(x, labels, seed=self.training_seed())
+            terms = self.elbo_terms(x, labels, seed=self.training_seed(), training=True)
             kl = tf.reduce_mean(terms["kl"])
             kl_term = tf.maximum(kl, self.free_nats) if self.free_nats > 0 else kl
             loss = tf.reduce_mean(terms["nll"]) + self.kl_weight() * kl_term

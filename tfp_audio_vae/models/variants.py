@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.models.decoders import Conv1DDecoder, ConvDecoder
+from tfp_audio_vae.models.decoders import Conv1DDecoder, ConvDecoder, DecoderScale
 from tfp_audio_vae.models.encoders import Conv1DEncoder, ConvEncoder
 from tfp_audio_vae.models.priors import (
     MixtureOfGaussiansPrior,
@@ -66,7 +66,7 @@ def build_vae(
     num_components: int = defaults.NUM_CLASSES,
     components_per_class: int = defaults.COMPONENTS_PER_CLASS,
     kl: KLMode | None = None,
-    decoder_scale: Literal["pixel", "bin", "global"] = defaults.DECODER_SCALE,
+    decoder_scale: DecoderScale = defaults.DECODER_SCALE,
     network: Network = defaults.NETWORK,
     seed: int = 0,
     **vae_kwargs: Any,

@@ -145,10 +145,22 @@ def interpolate(
     seed: int = 0,
 ) -> np.ndarray:
     """Waveforms ``[steps, num_samples]`` along the straight line between two clips' posterior means."""
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
     _, posterior, _ = encode_files(model, [file_a, file_b])
     z_a, z_b = tf.unstack(posterior.mean())  # [latent] each
-    t = tf.linspace(0.0, 1.0, steps)[:, tf.newaxis]  # [steps, 1]
-    z = (1.0 - t) * z_a + t * z_b  # [steps, latent]
-    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
+    return decode_waveforms(model, interpolate_latents(z_a, z_b, steps), n_iter=n_iter, seed=seed)
+
+
+def interpolate_latents(
+    z_a: tf.Tensor | np.ndarray, z_b: tf.Tensor | np.ndarray, steps: int, *, beyond: float = 0.0
+) -> tf.Tensor:
+    """``steps`` evenly spaced points ``[steps, latent]`` on the line through ``z_a`` and ``z_b``
+    ``[latent]``: from ``z_a`` to ``z_b``, or, with ``beyond > 0``, extrapolated past both ends
+    by that fraction of the distance between them (t from ``-beyond`` to ``1 + beyond``)."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    if not 0.0 <= beyond <= 10.0:
+        raise ValueError(f"beyond must be in [0, 10], got {beyond}")
+    z_a = tf.convert_to_tensor(z_a, tf.float32)
+    z_b = tf.convert_to_tensor(z_b, tf.float32)
+    t = tf.linspace(-beyond, 1.0 + beyond, steps)[:, tf.newaxis]  # [steps, 1]
+    return (1.0 - t) * z_a + t * z_b  # [steps, latent]

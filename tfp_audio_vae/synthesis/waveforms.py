@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import soundfile as sf
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -153,10 +155,23 @@ def write_wavs(
         raise ValueError(f"{len(names)} names for {len(waveforms)} waveforms")
     paths = []
     for name, wave in zip(names, waveforms, strict=True):
-        peak = float(np.max(np.abs(wave))) if wave.size else 0.0
-        if peak > 0.99:
-            wave = wave * (0.99 / peak)
         path = Path(folder) / f"{name}.wav"
-        write_wav(path, wave, sample_rate)
+        write_wav(path, limit_peak(wave), sample_rate)
         paths.append(path)
     return paths
+
+
+def limit_peak(wave: np.ndarray) -> np.ndarray:
+    """``wave`` ``[samples]``, scaled down to a 0.99 peak if it exceeds full scale (not clipped)."""
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    return wave * (0.99 / peak) if peak > 0.99 else wave
+
+
+def wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
+    """One waveform ``[samples]`` as the bytes of a 16-bit PCM WAV file (peak-limited as
+    `write_wavs` writes it), for serving without a file."""
+    data = io.BytesIO()
+    sf.write(
+        data, limit_peak(np.asarray(wave, np.float32)), int(sample_rate), "PCM_16", format="WAV"
+    )
+    return data.getvalue()
