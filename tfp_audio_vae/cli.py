@@ -16,6 +16,7 @@ no TensorFlow log lines come before it (unless ``TF_CPP_MIN_LOG_LEVEL`` is set t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -23,12 +24,17 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # Set before TensorFlow is imported; a user who asks for info (0) or warnings (1) gets them.
 _TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfp_audio_vae import defaults  # noqa: E402  (no TensorFlow: keeps --help fast)
+from tfp_audio_vae.training.cluster import STRATEGIES  # noqa: E402  (no TensorFlow either)
 
 PROG = "tfp-audio-vae"
 MAX_MESSAGE = 400  # characters of an error message shown; longer ones are cut
@@ -204,7 +210,7 @@ def _run_data(args: argparse.Namespace) -> argparse.Namespace:
 
 # Settings that may change between a run and its resumption (the run folder is the run itself:
 # the same folder spelled another way, moved or copied, resumes).
-_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir", "cache_dir"}
+_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir", "cache_dir", "strategy"}
 _PATH_SETTINGS = {"data", "fsdd", "sc09"}  # compared as resolved paths
 
 
@@ -214,18 +220,24 @@ def _same_setting(name: str, before, now) -> bool:
     return before == now
 
 
-def cmd_train(args: argparse.Namespace) -> None:
+def cmd_train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
+    """``train``, under ``strategy`` (made by `main` with TensorFlow's first op: `--strategy`)."""
     from tfp_audio_vae.files import folder_lock
+    from tfp_audio_vae.training.distribute import is_chief
 
+    if not is_chief(strategy):  # another worker of a cluster: the chief holds the folder
+        _train(args, strategy)
+        return
     with folder_lock(args.run_dir):  # one train at a time per run folder
-        _train(args)
+        _train(args, strategy)
 
 
-def _train(args: argparse.Namespace) -> None:
+def _train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
     from tfp_audio_vae.data import pipeline
     from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.files import atomic_output
     from tfp_audio_vae.models.variants import build_vae
+    from tfp_audio_vae.training.distribute import is_chief
     from tfp_audio_vae.training.fit import check_training_setup, refit_period, train
 
     run_dir = Path(args.run_dir)
@@ -264,26 +276,28 @@ def _train(args: argparse.Namespace) -> None:
         **batches,
     )
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
-    model = build_vae(
-        config,
-        _prior(args),
-        latent_dim=args.latent_dim,
-        num_components=args.components,
-        components_per_class=args.components_per_class,
-        class_names=class_names,
-        network=args.network,
-        decoder_scale=args.decoder_scale,
-        seed=args.seed,
-        beta=args.beta,
-        warmup_steps=args.warmup_steps,
-        free_nats=args.free_nats,
-    )
+    with strategy.scope():
+        model = build_vae(
+            config,
+            _prior(args),
+            latent_dim=args.latent_dim,
+            num_components=args.components,
+            components_per_class=args.components_per_class,
+            class_names=class_names,
+            network=args.network,
+            decoder_scale=args.decoder_scale,
+            seed=args.seed,
+            beta=args.beta,
+            warmup_steps=args.warmup_steps,
+            free_nats=args.free_nats,
+        )
     fit_prior_every = refit_period(model, args.fit_prior_every)
     # refuse what cannot work (e.g. unlabelled files for a conditional prior) before writing
     check_training_setup(model, train_data, args.epochs, args.learning_rate, fit_prior_every)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_output(saved) as tmp:
-        tmp.write_text(json.dumps({**settings, "run_dir": args.run_dir}, indent=2))
+    if is_chief(strategy):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_output(saved) as tmp:
+            tmp.write_text(json.dumps({**settings, "run_dir": args.run_dir}, indent=2))
     train(
         model,
         train_data,
@@ -296,7 +310,8 @@ def _train(args: argparse.Namespace) -> None:
         seed=args.seed,
         verbose=2 if args.quiet else "auto",
     )
-    print(f"model saved to {run_dir / 'model.keras'}")
+    if is_chief(strategy):
+        print(f"model saved to {run_dir / 'model.keras'}")
 
 
 def _prior(args: argparse.Namespace):
@@ -714,6 +729,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="resume despite changed settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=defaults.STRATEGY,
+        help="default: one device; mirrored: a replica per local GPU; multiworker: the cluster "
+        "in TF_CONFIG (each worker runs this same command; --batch-size is the global batch); "
+        "auto: multiworker when TF_CONFIG is set, else default",
+    )
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("generate", help="sample new audio from a trained model")
@@ -818,8 +841,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_tensorflow() -> None:
-    """Imports TensorFlow with its start-up log lines (oneDNN, CUDA probing) held back.
+def _quiet_tensorflow(first_work: Callable[[], Any] = lambda: None) -> Any:
+    """Imports TensorFlow, runs ``first_work`` (for ``train``, the creation of its distribution
+    strategy, which must precede any op) and one op, with their log lines (oneDNN, CUDA probing,
+    device discovery) held back; returns what ``first_work`` returns.
 
     TensorFlow 2.21 logs them whatever ``TF_CPP_MIN_LOG_LEVEL`` says (measured: with it set to 2
     in the environment, 7 lines), so they are written to a temporary file instead of stderr, and
@@ -827,7 +852,7 @@ def _quiet_tensorflow() -> None:
     only. Skipped when the user set ``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1.
     """
     if _TF_LOGS_WANTED or "tensorflow" in sys.modules:
-        return
+        return first_work()
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
@@ -835,6 +860,7 @@ def _quiet_tensorflow() -> None:
         try:
             import tensorflow as tf
 
+            result = first_work()
             tf.constant(0.0) + 0.0  # device discovery logs on the first op
         except BaseException:
             os.dup2(saved, 2)
@@ -851,6 +877,13 @@ def _quiet_tensorflow() -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # pragma: no cover
         pass
+    return result
+
+
+def _make_strategy(name: str) -> tf.distribute.Strategy:
+    from tfp_audio_vae.training.distribute import make_strategy
+
+    return make_strategy(name)
 
 
 def _one_line(error: BaseException) -> str:
@@ -863,7 +896,17 @@ def _one_line(error: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "download":
+    if args.command == "train":
+        from tfp_audio_vae.training.cluster import resolve_strategy
+
+        try:
+            resolve_strategy(args.strategy)  # a bad TF_CONFIG, before TensorFlow starts
+        except ValueError as error:
+            print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+            return 2
+        strategy = _quiet_tensorflow(lambda: _make_strategy(args.strategy))
+        args.func = functools.partial(cmd_train, strategy=strategy)
+    elif args.command != "download":
         _quiet_tensorflow()
     from tfp_audio_vae.data.archives import DatasetError
     from tfp_audio_vae.data.audio_files import AudioFileError

@@ -43,6 +43,9 @@ CLIPNORM = 10.0
 FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the
 end); priors without ``fit_to_posteriors`` are never refitted."""
+STRATEGY = "auto"
+"""The distribution strategy (`training.distribute.make_strategy`): several workers when
+``TF_CONFIG`` names a cluster, else TensorFlow's default one-device strategy."""
 
 # Data (`data.pipeline.spectrogram_dataset`)
 CACHE_MEMORY_BYTES = 1 << 30

@@ -9,10 +9,12 @@ A run folder holds everything of one training run::
       model.keras    the final model, with its config and spectrogram normalisation
 
 Started again with the same folder, `train` resumes after the last finished epoch. One process at
-a time trains in a folder (`files.folder_lock`); at the start, files a killed run left half-written
-(``checkpoints/ckpt-*_temp/``, ``.tmp-*``) are removed, and a checkpoint or file that cannot be
-written (read-only folder, full disk, file-size limit) ends training with an `OSError` naming it,
-its partial files removed and the last finished epoch kept.
+a time trains in a folder (`files.folder_lock`): under `tf.distribute.MultiWorkerMirroredStrategy`
+the chief, while the other workers resume from its checkpoints and write theirs to
+``run_dir/.worker-N/``, removed at the end (`training.distribute`). At the start, files a killed
+run left half-written (``checkpoints/ckpt-*_temp/``, ``.tmp-*``) are removed, and a checkpoint or
+file that cannot be written (read-only folder, full disk, file-size limit) ends training with an
+`OSError` naming it, its partial files removed and the last finished epoch kept.
 
 A run repeats bit for bit on one machine when its model and data are seeded: `build_vae`'s seed
 fixes the initial weights and every draw of z (from the model's seed and the optimizer's step,
@@ -25,7 +27,8 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -43,9 +46,19 @@ from tfp_audio_vae.training.callbacks import (
     FitPrior,
     StopOnNonFinite,
 )
+from tfp_audio_vae.training.distribute import (
+    fit_with_strategy_run,
+    is_chief,
+    is_mirrored,
+    shard_by_data,
+    task_name,
+)
 
 
-def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, tf.Variable]:
+def _checkpoint(
+    model: VAE, run_dir: Path, write_dir: Path
+) -> tuple[tf.train.CheckpointManager, tf.Variable]:
+    """A manager writing ``write_dir/checkpoints``, restored from ``run_dir``'s newest checkpoint."""
     model.optimizer.build(model.trainable_variables)  # so its slots exist before a restore
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(
@@ -55,9 +68,10 @@ def _checkpoint(model: VAE, run_dir: Path) -> tuple[tf.train.CheckpointManager, 
         # the position of the model's unseeded draws (validation), which are not weights
         seed_generator=model.seed_generator.state,
     )
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    manager = tf.train.CheckpointManager(checkpoint, write_dir / "checkpoints", max_to_keep=2)
+    latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
+    if latest:
+        checkpoint.restore(latest).expect_partial()
     return manager, epoch
 
 
@@ -158,6 +172,25 @@ def _remove_partial_files(run_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+@contextmanager
+def _write_folder(run_dir: Path, strategy: tf.distribute.Strategy) -> Iterator[Path]:
+    """The folder this process writes: ``run_dir`` (locked, cleared of partial files) for the
+    chief; for another worker of a cluster ``run_dir/.worker-N/``, emptied before and removed
+    after (the run folder stays the chief's)."""
+    if not is_chief(strategy):
+        folder = run_dir / f".{task_name(strategy)}"
+        shutil.rmtree(folder, ignore_errors=True)  # what a killed worker left
+        folder.mkdir(parents=True)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    with folder_lock(run_dir):
+        _remove_partial_files(run_dir)
+        yield run_dir
+
+
 # Errors of a checkpoint write that the user can fix: permissions, disk space, file-size limits.
 _WRITE_ERRORS = (
     tf.errors.PermissionDeniedError,
@@ -186,10 +219,18 @@ def train(
 ) -> keras.callbacks.History:
     """Fits ``model`` for ``epochs`` epochs (in total, counting those of an earlier interrupted run).
 
+    Under a distribution strategy (the one ``model`` was built in: `distribute.make_strategy`),
+    ``train_data``'s batches are global batches, split among the replicas. Under
+    `tf.distribute.MultiWorkerMirroredStrategy` every worker calls ``train`` with the same
+    arguments; each keeps its share of every batch (`distribute.shard_by_data`) and the chief
+    writes ``run_dir``. Under the mirrored strategies the steps run in
+    `distribute.fit_with_strategy_run` instead of Keras ``fit`` (which fails under them).
+
     Args:
       model: a `VAE` (compiled here with Adam unless already compiled).
       train_data: batches of ``{"spectrogram", "label", ...}`` from `pipeline.spectrogram_dataset`.
-      run_dir: the run folder (see the module docstring); created if missing.
+      run_dir: the run folder (see the module docstring); created if missing. The workers of a
+        cluster give the chief's run folder, on a shared file system or on one machine.
       epochs: total number of epochs.
       validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
@@ -211,7 +252,8 @@ def train(
       ValueError: before any training, for a setting that cannot work with this model or data
         (see `check_training_setup`).
       NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays in ``run_dir``.
-      FolderInUseError: another running process trains in ``run_dir``.
+      FolderInUseError: another running process (not a worker of this cluster) trains in
+        ``run_dir``.
       OSError: a checkpoint or file could not be written; its partial files were removed.
 
     #### Examples
@@ -237,13 +279,13 @@ def train(
     fit_prior_every = refit_period(model, fit_prior_every)
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
-    with folder_lock(run_dir):
-        _remove_partial_files(run_dir)
+    with _write_folder(run_dir, model.distribute_strategy) as write_dir:
         try:
             return _train(
                 model,
                 train_data,
                 run_dir,
+                write_dir,
                 epochs=epochs,
                 validation_data=validation_data,
                 learning_rate=learning_rate,
@@ -255,15 +297,15 @@ def train(
                 verbose=verbose,
             )
         except _WRITE_ERRORS as error:
-            _remove_partial_files(run_dir)
+            _remove_partial_files(write_dir)
             cause = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", str(error.message))  # no op names
             cause = " ".join(cause.split())[:300]
             raise OSError(
-                f"{run_dir / 'checkpoints'}: cannot write the checkpoint ({cause}); the last "
+                f"{write_dir / 'checkpoints'}: cannot write the checkpoint ({cause}); the last "
                 "finished epoch is kept: free space or fix permissions, then run again to resume"
             ) from None
         except OSError:
-            _remove_partial_files(run_dir)
+            _remove_partial_files(write_dir)
             raise
 
 
@@ -271,6 +313,7 @@ def _train(
     model: VAE,
     train_data: tf.data.Dataset,
     run_dir: Path,
+    write_dir: Path,
     *,
     epochs: int,
     validation_data: tf.data.Dataset | None,
@@ -282,26 +325,43 @@ def _train(
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: int | str,
 ) -> keras.callbacks.History:
-    if not model.compiled:
-        rate = learning_rate_schedule(learning_rate, lr_schedule, train_data, epochs=epochs)
-        model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
-    manager, epoch = _checkpoint(model, run_dir)
+    strategy = model.distribute_strategy
+    with strategy.scope():  # the optimizer's variables are mirrored like the model's
+        if not model.compiled:
+            rate = learning_rate_schedule(learning_rate, lr_schedule, train_data, epochs=epochs)
+            model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
+        manager, epoch = _checkpoint(model, run_dir, write_dir)
     initial_epoch = int(epoch.numpy())
-    history = model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        shuffle=False,  # the pipeline shuffles (seeded)
-        verbose=verbose,
-        callbacks=[
-            StopOnNonFinite(manager),
-            *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
-            EpochCheckpoint(manager, epoch),
-            EpochHistory(run_dir / "history.csv", initial_epoch),
-            keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
-            *callbacks,
-        ],
-    )
-    save_model(model, run_dir / "model.keras")
+    every_epoch = [
+        StopOnNonFinite(manager),
+        *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
+        EpochCheckpoint(manager, epoch),
+        EpochHistory(write_dir / "history.csv", initial_epoch),
+        keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
+        *callbacks,
+    ]
+    if is_mirrored(strategy):
+        with strategy.scope():
+            history = fit_with_strategy_run(
+                model,
+                shard_by_data(train_data),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(
+                    None if validation_data is None else shard_by_data(validation_data)
+                ),
+                callbacks=every_epoch,
+                verbose=verbose,
+            )
+    else:
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the pipeline shuffles (seeded)
+            verbose=verbose,
+            callbacks=every_epoch,
+        )
+    save_model(model, write_dir / "model.keras")
     return history
