@@ -78,6 +78,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _cell(fmt: str, value: float) -> str:
+    """``value`` in the example's column format (rounded first where it formats integers)."""
+    return fmt.format(round(value) if fmt.endswith("d}") else value)
+
+
 def markdown(summary: dict[str, Any]) -> str:
     """The figures as a Markdown table, one row per figure, mean ± sd per prior."""
     lines = ["| figure | N(0, I) | mixture |", "|---|---|---|"]
@@ -85,10 +90,7 @@ def markdown(summary: dict[str, Any]) -> str:
         cells = []
         for prior in PRIORS:
             entry = summary["figures"][prior][name]
-            mean = fmt.format(round(entry["mean"]) if fmt.endswith("d}") else entry["mean"])
-            sd = fmt.replace("+", "").format(
-                round(entry["sd"]) if fmt.endswith("d}") else entry["sd"]
-            )
+            mean, sd = _cell(fmt, entry["mean"]), _cell(fmt.replace("+", ""), entry["sd"])
             cells.append(f"{mean} ± {sd}")
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     diff = summary["mixture_minus_standard_neg_iwae"]

@@ -40,6 +40,7 @@ from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
 from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
 from tfp_audio_vae.machine import machine_record  # noqa: E402
+from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
 from tfp_audio_vae.models.variants import build_vae  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
@@ -119,7 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
     parser.add_argument(
         "--decoder-scale",
-        choices=["optimal", "bin", "pixel", "global"],
+        choices=DECODER_SCALES,
         default=defaults.DECODER_SCALE,
         help="the likelihood's scale (see SpectrogramDecoder)",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import keras
 import numpy as np
@@ -17,6 +17,7 @@ tfd = tfp.distributions
 
 DecoderScale = Literal["pixel", "bin", "global", "optimal"]
 """How the likelihood's scale is set (see `SpectrogramDecoder`)."""
+DECODER_SCALES: tuple[str, ...] = get_args(DecoderScale)
 OPTIMAL_SCALE_MOMENTUM = 0.99
 """Per training step, the running estimate of the ``"optimal"`` scale keeps this much of itself."""
 
@@ -54,8 +55,8 @@ class SpectrogramDecoder(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if scale not in ("pixel", "bin", "global", "optimal"):
-            raise ValueError(f"scale must be 'pixel', 'bin', 'global' or 'optimal', got {scale!r}")
+        if scale not in DECODER_SCALES:
+            raise ValueError(f"scale must be one of {', '.join(DECODER_SCALES)}, got {scale!r}")
         self.spectrogram_shape = tuple(int(s) for s in output_shape)
         self.filters = tuple(int(f) for f in filters)
         self.kernel_size = int(kernel_size)
