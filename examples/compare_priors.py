@@ -82,8 +82,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder for spectrogram shards when the train set is too large for memory "
         "(default: spectrograms/ in the package cache)",
     )
-    parser.add_argument("--epochs", type=int, default=defaults.EPOCHS, help="epochs per model")
-    parser.add_argument("--latent-dim", type=int, default=defaults.LATENT_DIM, help="size of z")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(defaults.PRESETS),
+        default="default",
+        help="the budget: the default run, or best (100 epochs, 64 latent dimensions, about "
+        "3x the time)",
+    )
+    for option, meaning in (("--epochs", "epochs per model"), ("--latent-dim", "size of z")):
+        key = option[2:].replace("-", "_")
+        by_preset = ", ".join(f"{v[key]} for {k}" for k, v in defaults.PRESETS.items())
+        parser.add_argument(
+            option, type=int, default=argparse.SUPPRESS, help=f"{meaning} (default: {by_preset})"
+        )
     parser.add_argument("--seed", type=int, default=0, help="seed of data order, weights, draws")
     parser.add_argument("--k", type=int, default=defaults.IWAE_K, help="IWAE importance samples")
     parser.add_argument(
@@ -134,7 +145,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="a smoke run: 300 train and 300 test clips, 2 epochs, small figures",
     )
-    return parser.parse_args(argv)
+    return defaults.apply_preset(parser.parse_args(argv))
 
 
 def load_split(args: argparse.Namespace) -> tuple[str, Path, list, list, tuple[str, ...]]:
@@ -326,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     speed = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
-        f"{name} test split ({len(test_records)} clips), {epochs} epochs per model, seed "
-        f"{args.seed}, IWAE k={k}, {n_samples} generated clips per figure. "
+        f"{name} test split ({len(test_records)} clips), {args.preset} preset: {epochs} epochs "
+        f"per model, latent size {args.latent_dim}, seed {args.seed}, IWAE k={k}, "
+        f"{n_samples} generated clips per figure. "
         f"Run {datetime.date.today()} on {machine['at_start']['cpu_model']} "
         f"({os.cpu_count()} cores, fp32 matmul {speed:.0f} GFLOP/s) in {total / 60:.1f} min: "
         f"`{command.strip()}`."

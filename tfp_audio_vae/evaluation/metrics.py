@@ -45,7 +45,7 @@ from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.generation import generate
 from tfp_audio_vae.synthesis.waveforms import (
     AudioStatistic,
-    audible_spectrogram,
+    audible,
     spectrogram_to_waveform,
 )
 
@@ -186,7 +186,7 @@ def reconstruction_metrics(
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
-            audible_spectrogram(model.decode(model.encode(x).mean()), config, statistic),
+            audible(model, model.encode(x).mean(), statistic),
             config,
             n_iter=n_iter,
             seed=seed + i,

@@ -4,7 +4,7 @@ and sounds (WAV bytes and a spectrogram PNG) decoded from any latent.
 An `Explorer` holds one loaded model, the clips it has encoded (FSDD test clips, then uploads)
 and, when one is cached, the digit judge. Every sound comes from the package's own functions:
 `generation.sample_latents`, `generation.interpolate_latents`, `generation.encode_files`,
-`waveforms.audible_spectrogram` and `waveforms.to_audio` (Griffin-Lim).
+`waveforms.audible` and `waveforms.to_audio` (Griffin-Lim).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.saving import load_model
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis import generation
-from tfp_audio_vae.synthesis.waveforms import audible_spectrogram, to_audio, wav_bytes
+from tfp_audio_vae.synthesis.waveforms import audible, to_audio, wav_bytes
 
 tfd = tfp.distributions
 
@@ -298,11 +298,9 @@ class Explorer:
     # ------------------------------------------------------------------ sounds
 
     def decode(self, z: np.ndarray | tf.Tensor) -> list[dict[str, Any]]:
-        """Latents ``[n, latent]`` -> p(x | z) -> `audible_spectrogram` -> Griffin-Lim -> sounds."""
+        """Latents ``[n, latent]`` -> `audible` spectrograms -> Griffin-Lim -> sounds."""
         with self._lock:
-            spectrograms = audible_spectrogram(
-                self.model.decode(tf.convert_to_tensor(z, tf.float32)), self.config
-            )  # [n, freq, time, 1]
+            spectrograms = audible(self.model, z)  # [n, freq, time, 1]
             waves = to_audio(self.model, spectrograms, n_iter=self.n_iter, seed=self.seed)
         return [
             self._sound(wave, spectrogram)

@@ -42,6 +42,12 @@ class SpectrogramDecoder(keras.layers.Layer):
 
     A subclass builds its network in ``__init__`` and maps z to ``params`` ``[batch, freq, time,
     2 or 1]`` (location, and the raw scale for ``"pixel"``), then returns `likelihood`.
+
+    ``residual_power`` (``[freq]`` or ``None``) is the decoder's level calibration, set after
+    training by `synthesis.level.calibrate_level` and saved in its config: per frequency bin,
+    ``0.5 log mean exp(2 e)`` over the training clips' residuals ``e = L - mu_L`` (natural-log
+    magnitude, nats) at the posterior mean, so ``exp(mu_L + residual_power)`` has the training
+    clips' expected power (`synthesis.waveforms.audible_spectrogram`).
     """
 
     def __init__(
@@ -52,9 +58,11 @@ class SpectrogramDecoder(keras.layers.Layer):
         scale: DecoderScale,
         scale_floor: float,
         seed: int,
+        residual_power: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.residual_power = None if residual_power is None else tuple(map(float, residual_power))
         if scale not in DECODER_SCALES:
             raise ValueError(f"scale must be one of {', '.join(DECODER_SCALES)}, got {scale!r}")
         self.spectrogram_shape = tuple(int(s) for s in output_shape)
@@ -147,6 +155,7 @@ class SpectrogramDecoder(keras.layers.Layer):
             "scale": self.scale,
             "scale_floor": self.scale_floor,
             "seed": self.seed,
+            "residual_power": None if self.residual_power is None else list(self.residual_power),
         }
 
 

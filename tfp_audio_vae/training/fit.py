@@ -40,6 +40,7 @@ from tfp_audio_vae import defaults
 from tfp_audio_vae.files import folder_lock
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis.level import calibrate_level
 from tfp_audio_vae.training.callbacks import (
     EpochCheckpoint,
     EpochHistory,
@@ -363,5 +364,6 @@ def _train(
             verbose=verbose,
             callbacks=every_epoch,
         )
+    calibrate_level(model, train_data)  # the output level, saved with the model
     save_model(model, write_dir / "model.keras")
     return history

@@ -1,0 +1,99 @@
+"""Quality against training minutes: what each budget buys, from recorded runs.
+
+    python benchmarks/quality_vs_minutes.py \\
+        "previous default=docs/data/quality_vs_minutes/previous_default.json" \\
+        "default=docs/data/quality_vs_minutes/default.json" \\
+        "best=docs/data/quality_vs_minutes/best.json" \\
+        --out docs/img/results/quality_vs_minutes.png
+
+Each point is ``LABEL=FILE``: the ``results.json`` of `examples/compare_priors.py`, whose
+mixture VAE's training seconds and machine record it holds; or ``LABEL=FILE@SECONDS`` for a
+``metrics.json`` of ``tfp-audio-vae evaluate`` (which records no training time), with the
+training seconds measured elsewhere. Plots reconstructions recognised by the judge and the
+Inception Score of prior samples (the mixture VAE's, beside the real-audio ceiling) against
+training minutes, and writes the points as JSON beside the figure (``.json`` for ``.png``).
+Compare minutes only between runs on the same machine: each point carries its machine record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def point(spec: str) -> dict[str, Any]:
+    """One labelled point: training minutes, recognised reconstructions, IS, their ceilings."""
+    label, _, source = spec.partition("=")
+    path, _, seconds = source.partition("@")
+    if not label or not path:
+        raise SystemExit(f"a point is LABEL=FILE or LABEL=FILE@SECONDS, got {spec!r}")
+    record = json.loads(Path(path).read_text())
+    results = record["results"]["mixture"] if "results" in record else record
+    if seconds:
+        train_s, machine = float(seconds), None
+    else:
+        train_s, machine = record["timings"]["mixture_train_s"], record["machine"]
+    return {
+        "label": label,
+        "source": path,
+        "train_minutes": train_s / 60,
+        "machine": machine,
+        "recon_judged": results["reconstruction"]["judge_accuracy"],
+        "inception_score": results["generation"]["unconditional"]["inception_score"],
+        "frechet_distance": results["generation"]["unconditional"]["frechet_distance"],
+        "ceiling": {
+            "recon_judged": results["real_audio"]["accuracy"],
+            "inception_score": results["real_audio"]["inception_score"],
+        },
+    }
+
+
+def plot(points: list[dict[str, Any]], out: Path) -> None:
+    """Two panels, one per figure, each point labelled, the ceiling as a dashed line."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    panels = (("recon_judged", "reconstructions recognised", 100), ("inception_score", "IS", 1))
+    for ax, (key, name, factor) in zip(axes, panels, strict=True):
+        for p in points:
+            ax.plot(p["train_minutes"], p[key] * factor, "o", color="C0")
+            ax.annotate(
+                p["label"], (p["train_minutes"], p[key] * factor), xytext=(5, -12),
+                textcoords="offset points", fontsize=8,
+            )  # fmt: skip
+        ax.axhline(points[0]["ceiling"][key] * factor, ls="--", color="grey", label="real audio")
+        ax.set_xlabel("training minutes (mixture VAE, 2 cores)")
+        ax.set_ylabel(name + (" (%)" if factor == 100 else ""))
+        ax.set_xlim(left=0)
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("points", nargs="+", help="LABEL=FILE or LABEL=FILE@SECONDS")
+    parser.add_argument("--out", default="benchmarks/results/quality_vs_minutes.png")
+    args = parser.parse_args(argv)
+    points = [point(spec) for spec in args.points]
+    out = Path(args.out)
+    plot(points, out)
+    out.with_suffix(".json").write_text(json.dumps(points, indent=2))
+    for p in points:
+        print(
+            f"{p['label']}: {p['train_minutes']:.1f} min, recognised {p['recon_judged']:.1%}, "
+            f"IS {p['inception_score']:.2f}, FD {p['frechet_distance']:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""`--preset`: the command line and the main example take a preset's settings unless an option
+is given, and the defaults otherwise."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfp_audio_vae import cli, defaults
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import compare_priors  # noqa: E402  (the example, imported as its tests' subject)
+
+
+@pytest.fixture
+def trained_with(monkeypatch):
+    """The arguments `tfp-audio-vae train` would train with (the training itself stubbed)."""
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_train", lambda args, strategy: seen.setdefault("args", args))
+    return lambda *argv: (cli.main(["train", "--run-dir", "unused", *argv]), seen["args"])[1]
+
+
+def test_train_takes_the_defaults_without_a_preset(trained_with):
+    args = trained_with()
+    assert (args.epochs, args.latent_dim) == (defaults.EPOCHS, defaults.LATENT_DIM)
+
+
+def test_train_takes_the_best_presets_settings(trained_with):
+    args = trained_with("--preset", "best")
+    assert (args.epochs, args.latent_dim) == (100, 64)
+    assert args.batch_size == defaults.BATCH_SIZE  # what the preset leaves alone
+
+
+def test_an_option_given_wins_over_the_preset(trained_with):
+    args = trained_with("--preset", "best", "--epochs", "7")
+    assert (args.epochs, args.latent_dim) == (7, 64)
+
+
+def test_an_unknown_preset_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--run-dir", "unused", "--preset", "fastest"])
+    assert "invalid choice: 'fastest'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], (30, 32)),
+        (["--preset", "best"], (100, 64)),
+        (["--preset", "best", "--latent-dim", "16"], (100, 16)),
+    ],
+)
+def test_the_example_takes_the_same_presets(argv, expected):
+    args = compare_priors.parse_args(argv)
+    assert (args.epochs, args.latent_dim) == expected
+    assert defaults.PRESETS["default"] == {
+        "epochs": defaults.EPOCHS,
+        "latent_dim": defaults.LATENT_DIM,
+    }
