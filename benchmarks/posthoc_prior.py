@@ -8,7 +8,9 @@ are; only the prior changes: the default mixture (12 components per digit, tied 
 is fitted by EM to the aggregate posterior of the FSDD train split, as `training.FitPrior`
 fits it during training. The test split's −ELBO, KL and −IWAE (k = 100, the example's) are
 measured with both priors, so their difference is the prior's alone. Compare with the example's
-mixture VAE, where the network is trained against the mixture. One JSON line per run.
+mixture VAE, where the network is trained against the mixture. ``--judged`` also evaluates the
+fitted mixture's audio as the example does (`metrics.evaluate` at the package's defaults: prior
+samples, digit samples, reconstructions). One JSON line per run.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
-from tfp_audio_vae.evaluation.metrics import likelihood  # noqa: E402
+from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
+from tfp_audio_vae.evaluation.metrics import evaluate, likelihood  # noqa: E402
 from tfp_audio_vae.models.latents import fit_prior  # noqa: E402
 from tfp_audio_vae.models.priors import StandardNormalPrior  # noqa: E402
 from tfp_audio_vae.models.saving import load_model  # noqa: E402
 from tfp_audio_vae.models.vae import VAE  # noqa: E402
-from tfp_audio_vae.models.variants import make_prior  # noqa: E402
+from tfp_audio_vae.models.variants import make_prior, with_prior  # noqa: E402
+from tfp_audio_vae.synthesis.level import calibrate_level  # noqa: E402
 
 
 def with_fitted_mixture(model: VAE, train_data: tf.data.Dataset, seed: int) -> VAE:
@@ -42,15 +46,7 @@ def with_fitted_mixture(model: VAE, train_data: tf.data.Dataset, seed: int) -> V
     prior = make_prior(
         defaults.PRIOR, model.latent_dim, defaults.NUM_CLASSES, seed, defaults.COMPONENTS_PER_CLASS
     )
-    mixture = VAE(
-        model.encoder,
-        model.decoder,
-        prior,
-        spectrogram_config=model.spectrogram_config,
-        class_names=model.class_names,
-        input_shape=model.spectrogram_config.shape,
-        seed=seed,
-    )
+    mixture = with_prior(model, prior)
     fit_prior(mixture, train_data, seed=seed)
     return mixture
 
@@ -60,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="run folders or model.keras files of N(0, I) VAEs")
     parser.add_argument("--k", type=int, default=defaults.IWAE_K, help="IWAE samples")
     parser.add_argument("--seed", type=int, default=0, help="EM's and the bounds' seed")
+    parser.add_argument(
+        "--judged",
+        action="store_true",
+        help="also judge the fitted mixture's audio as the example does (`metrics.evaluate`)",
+    )
     parser.add_argument("--out", default="benchmarks/results/posthoc_prior.jsonl")
     args = parser.parse_args(argv)
     root = fsdd.locate(None)
@@ -73,9 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         train_data = pipeline.spectrogram_dataset(train_records, config=config, batch_size=64)
         test_data = pipeline.spectrogram_dataset(test_records, config=config, batch_size=64)
         standard = likelihood(model, test_data, k=args.k, seed=args.seed)
-        mixture = likelihood(
-            with_fitted_mixture(model, train_data, args.seed), test_data, k=args.k, seed=args.seed
-        )
+        fitted = with_fitted_mixture(model, train_data, args.seed)
+        mixture = likelihood(fitted, test_data, k=args.k, seed=args.seed)
+        judged = None
+        if args.judged:
+            calibrate_level(fitted, train_data)  # as training ends with (older models lack it)
+            waves, digits = pipeline.load_waveforms(test_records, config)
+            judged = evaluate(fitted, waves, digits, get_judge(root, verbose=0), seed=args.seed)
         line = {
             "run": str(path),
             "k": args.k,
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             "standard": standard,
             "fitted_mixture": mixture,
             "difference": {n: mixture[n] - standard[n] for n in ("neg_elbo", "kl", "neg_iwae")},
+            "fitted_mixture_evaluated": judged,
             "command": "python benchmarks/posthoc_prior.py " + " ".join(argv or sys.argv[1:]),
             "environment": environment(tf, tfp, np),
         }

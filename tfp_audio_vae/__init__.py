@@ -30,6 +30,7 @@ _EXPORTS = {
     "VampPrior": "tfp_audio_vae.models.priors",
     "RealNVPPrior": "tfp_audio_vae.models.priors",
     "build_vae": "tfp_audio_vae.models.variants",
+    "with_prior": "tfp_audio_vae.models.variants",
     "load_model": "tfp_audio_vae.models.saving",
     "save_model": "tfp_audio_vae.models.saving",
     # training

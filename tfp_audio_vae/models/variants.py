@@ -128,3 +128,33 @@ def build_vae(
         seed=seed,
         **vae_kwargs,
     )
+
+
+def with_prior(model: VAE, prior: Prior) -> VAE:
+    """``model``'s encoder and decoder (shared, not copied) under another prior: a trained VAE's
+    network with a prior fitted afterwards (`latents.fit_prior`), as in two-stage VAEs.
+
+    Fitting the default mixture this way to an N(0, I) VAE's aggregate posterior leaves the
+    network as it is and lowers the test −IWAE, measured on FSDD's default run over 3 seeds, by
+    48.7 ± 1.0 nats (`benchmarks/posthoc_prior.py`), where training the network against the mixture
+    raised it. The KL is ``"auto"`` (analytic where TFP has one for the new prior); everything
+    else (β, free nats, spectrogram config, class names, seed) is ``model``'s.
+
+    Raises:
+      ValueError: if ``prior.latent_dim`` differs from the model's.
+    """
+    if prior.latent_dim != model.latent_dim:
+        raise ValueError(
+            f"the prior has {prior.latent_dim} latent dimensions, the model {model.latent_dim}"
+        )
+    settings = model.get_config()
+    for part in ("name", "encoder", "decoder", "prior", "kl", "spectrogram_config"):
+        settings.pop(part)
+    return VAE(
+        model.encoder,
+        model.decoder,
+        prior,
+        kl="auto",
+        spectrogram_config=model.spectrogram_config,
+        **settings,
+    )
