@@ -68,10 +68,10 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
                 textcoords="offset points", fontsize=8,
             )  # fmt: skip
         ax.axhline(points[0]["ceiling"][key] * factor, ls="--", color="grey", label="real audio")
-        ax.set_xlabel("training minutes (mixture VAE, 2 cores)")
+        ax.set_xlabel("training minutes, mixture VAE (idle 2-core CPU)")
         ax.set_ylabel(name + (" (%)" if factor == 100 else ""))
         ax.set_xlim(left=0)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
