@@ -6,6 +6,7 @@ the official test split with every metric of `tfp_audio_vae.evaluation.metrics`,
 
     python examples/compare_priors.py                 # the default run (12-25 minutes, 2 cores)
     python examples/compare_priors.py --quick         # a smoke run (about 2 minutes)
+    python examples/compare_priors.py --preset best   # 100 epochs, latent 64: about 3x the time
     python examples/compare_priors.py --dataset sc09  # the same on SC09 (its own judge first)
 
 Writes to ``--out`` (default ``runs/compare_priors``): ``results.md`` and ``results.json`` (the

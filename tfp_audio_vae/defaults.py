@@ -78,9 +78,12 @@ PRESETS: dict[str, dict[str, int]] = {
     "best": {"epochs": 100, "latent_dim": 64},
 }
 """The settings that each preset sets (`train`'s ``epochs``, `build_vae`'s ``latent_dim``);
-everything else is the defaults above. ``"best"`` spends about 3x the default run's time
-(at most 4x): 100 epochs instead of 30, and 64 latent dimensions, which gave better judged
-figures than 32 at 10 epochs for the same multiply-adds. `docs/results.md` has what it buys."""
+everything else is the defaults above. ``"best"``: 100 epochs instead of 30 and 64 latent
+dimensions (better judged figures than 32 at 10 epochs, for the same multiply-adds), at 2.7x the
+default's training time. Measured on FSDD (seed 0, mixture VAE, against the default run): Fréchet
+distance 3.9 vs 8.4, Inception Score 8.49 vs 7.98, digit samples 92.0% vs 90.8%; reconstructions
+no better (90.3% vs 91.0%), and the test likelihood far worse (−IWAE 8,339 vs 1,260 nats: 2,700
+clips overfit). `docs/results.md` has the run."""
 
 
 def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
