@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
+from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
 
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
@@ -113,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             "environment": environment(tf, tfp, np),
         }
         print(json.dumps({k: line[k] for k in ("run", "reconstructions_db", "samples_db")}))
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(line, default=float) + "\n")
+        append_jsonl(args.out, line)
     return 0
 
 

@@ -16,7 +16,6 @@ samples, digit samples, reconstructions). One JSON line per run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
+from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
 
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
@@ -99,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{mixture['kl']:.1f} nats",
             flush=True,
         )
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(line, default=float) + "\n")
+        append_jsonl(args.out, line)
     return 0
 
 

@@ -83,13 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder for spectrogram shards when the train set is too large for memory "
         "(default: spectrograms/ in the package cache)",
     )
-    parser.add_argument(
-        "--preset",
-        choices=sorted(defaults.PRESETS),
-        default="default",
-        help="the budget: the default run, or best (100 epochs, 64 latent dimensions, about "
-        "3x the time)",
-    )
+    defaults.add_preset_argument(parser)
     for option, meaning in (("--epochs", "epochs per model"), ("--latent-dim", "size of z")):
         key = option[2:].replace("-", "_")
         by_preset = ", ".join(f"{v[key]} for {k}" for k, v in defaults.PRESETS.items())

@@ -648,13 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
         "classes sorted by name) or flat (unlabelled); split by its train/ and test/ "
         "sub-folders if it has them, else a tenth of each class held out",
     )
-    p.add_argument(
-        "--preset",
-        choices=sorted(defaults.PRESETS),
-        default="default",
-        help="the budget: the measured-best defaults, or best: 100 epochs and 64 latent "
-        "dimensions, about 3x the time (default: default)",
-    )
+    defaults.add_preset_argument(p)
     p.add_argument(
         "--epochs",
         type=_number(int, 1, 100_000),
