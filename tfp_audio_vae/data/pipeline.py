@@ -280,7 +280,7 @@ def spectrogram_dataset(
     files: Sequence[AudioSource],
     config: SpectrogramConfig,
     *,
-    batch_size: int | None = 64,
+    batch_size: int | None = defaults.BATCH_SIZE,
     shuffle: bool = False,
     seed: int = 0,
     cache: CacheChoice = "auto",
