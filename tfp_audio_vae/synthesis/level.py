@@ -31,7 +31,7 @@ def calibrate_level(model: VAE, dataset: tf.data.Dataset) -> np.ndarray | None:
       dataset: batches ``{"spectrogram": [b, freq, time, 1], ...}`` (the training data).
     Returns:
       ``[freq]`` float64, nats of log-magnitude; ``None`` (and nothing set) when the decoder has
-      no ``residual_power`` (not a `SpectrogramDecoder`) or its likelihood has no mean.
+      no ``residual_power`` (not a `SpectrogramDecoder`).
     Raises:
       ValueError: if the dataset holds no examples.
     """
