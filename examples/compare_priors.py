@@ -125,6 +125,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=defaults.LEARNING_RATE)
     parser.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
     parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults.WEIGHT_DECAY,
+        help="AdamW's weight decay of the network (0: Adam) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--frequency-warp",
+        type=float,
+        default=defaults.FREQUENCY_WARP,
+        help="training spectrograms' frequency axes scaled by up to 1 +- this (0: none) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--decoder-scale",
         choices=DECODER_SCALES,
         default=defaults.DECODER_SCALE,
@@ -277,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             class_names=class_names,
             network=args.network,
             decoder_scale=args.decoder_scale,
+            frequency_warp=args.frequency_warp,
         )
         train(
             model,
@@ -286,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             validation_data=test_data,
             learning_rate=args.learning_rate,
             lr_schedule=args.lr_schedule,
+            weight_decay=args.weight_decay,
             fit_prior_every=args.fit_prior_every if label == "mixture" else 0,
             seed=args.seed,
             verbose=2,

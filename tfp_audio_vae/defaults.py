@@ -42,6 +42,11 @@ LR_SCHEDULE = "cosine"
 """``"cosine"``: one warm-up epoch, then a cosine decay to 0 at the last epoch; or
 ``"constant"``."""
 CLIPNORM = 10.0
+WEIGHT_DECAY = 0.0
+"""AdamW's decoupled weight decay of the network's weights (0: plain Adam)."""
+FREQUENCY_WARP = 0.0
+"""Training spectrograms' frequency axes are scaled by random factors in ``1 +- this``
+(`models.augment`; 0: none)."""
 FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the
 end); priors without ``fit_to_posteriors`` are never refitted."""

@@ -163,6 +163,24 @@ def learning_rate_schedule(
     )
 
 
+def optimizer(
+    model: VAE,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+    clipnorm: float | None,
+    weight_decay: float,
+) -> keras.optimizers.Optimizer:
+    """Adam, or AdamW when ``weight_decay`` > 0 with the prior's parameters (mixture weights,
+    means and scales, pseudo-inputs, flow weights) left undecayed: the network is regularised,
+    the prior is not pulled towards 0."""
+    if weight_decay < 0 or not math.isfinite(weight_decay):
+        raise ValueError(f"weight_decay must be 0 or positive and finite, got {weight_decay}")
+    if weight_decay == 0:
+        return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
+    adamw = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm)
+    adamw.exclude_from_weight_decay(var_list=model.prior.trainable_variables)
+    return adamw
+
+
 def _remove_partial_files(run_dir: Path) -> None:
     """Removes what a write cut short left: TensorFlow's ``ckpt-*_temp`` folders and
     `atomic_output`'s ``.tmp-*`` files (only ever called with the run folder's lock held)."""
@@ -213,6 +231,7 @@ def train(
     learning_rate: float = defaults.LEARNING_RATE,
     clipnorm: float | None = defaults.CLIPNORM,
     lr_schedule: Literal["constant", "cosine"] = defaults.LR_SCHEDULE,
+    weight_decay: float = defaults.WEIGHT_DECAY,
     fit_prior_every: int | None = None,
     seed: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -238,6 +257,9 @@ def train(
       lr_schedule: ``"constant"`` or ``"cosine"`` (`learning_rate_schedule`: a one-epoch warm-up,
         then a cosine decay to 0 at ``epochs``). The cosine schedule spans ``epochs``: resuming
         with the same ``epochs`` continues it exactly; resuming with more stretches what is left.
+      weight_decay: AdamW's decoupled weight decay of the encoder's and decoder's weights (each
+        step multiplies them by ``1 - learning rate x weight_decay``); the prior's parameters
+        are not decayed. 0 trains with plain Adam.
       fit_prior_every: refit the prior to the aggregate posterior of ``train_data`` every this
         many epochs and at the end (`FitPrior`); 0 never does; ``None`` (the default) refits
         every `defaults.FIT_PRIOR_EVERY` epochs a prior that has ``fit_to_posteriors`` (the
@@ -292,6 +314,7 @@ def train(
                 learning_rate=learning_rate,
                 clipnorm=clipnorm,
                 lr_schedule=lr_schedule,
+                weight_decay=weight_decay,
                 fit_prior_every=fit_prior_every,
                 seed=seed,
                 callbacks=callbacks,
@@ -321,6 +344,7 @@ def _train(
     learning_rate: float,
     clipnorm: float | None,
     lr_schedule: Literal["constant", "cosine"],
+    weight_decay: float,
     fit_prior_every: int,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback],
@@ -330,7 +354,7 @@ def _train(
     with strategy.scope():  # the optimizer's variables are mirrored like the model's
         if not model.compiled:
             rate = learning_rate_schedule(learning_rate, lr_schedule, train_data, epochs=epochs)
-            model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=clipnorm))
+            model.compile(optimizer=optimizer(model, rate, clipnorm, weight_decay))
         manager, epoch = _checkpoint(model, run_dir, write_dir)
     initial_epoch = int(epoch.numpy())
     every_epoch = [
