@@ -47,7 +47,7 @@ def test_an_unknown_preset_is_refused_by_name(capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], (30, 32)),
+        ([], (30, 64)),
         (["--preset", "best"], (100, 64)),
         (["--preset", "best", "--latent-dim", "16"], (100, 16)),
     ],
