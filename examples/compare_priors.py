@@ -131,13 +131,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="AdamW's weight decay of the network (0: Adam) (default: %(default)s)",
     )
     parser.add_argument(
-        "--frequency-warp",
-        type=float,
-        default=defaults.FREQUENCY_WARP,
-        help="training spectrograms' frequency axes scaled by up to 1 +- this (0: none) "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
         "--decoder-scale",
         choices=DECODER_SCALES,
         default=defaults.DECODER_SCALE,
@@ -290,7 +283,6 @@ def main(argv: list[str] | None = None) -> int:
             class_names=class_names,
             network=args.network,
             decoder_scale=args.decoder_scale,
-            frequency_warp=args.frequency_warp,
         )
         train(
             model,

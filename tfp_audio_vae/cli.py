@@ -290,7 +290,6 @@ def _train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
             beta=args.beta,
             warmup_steps=args.warmup_steps,
             free_nats=args.free_nats,
-            frequency_warp=args.frequency_warp,
         )
     fit_prior_every = refit_period(model, args.fit_prior_every)
     # refuse what cannot work (e.g. unlabelled files for a conditional prior) before writing
@@ -700,13 +699,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(float, 0, 10),
         default=defaults.WEIGHT_DECAY,
         help=f"AdamW's weight decay of the network, 0 for Adam (default {defaults.WEIGHT_DECAY})",
-    )
-    p.add_argument(
-        "--frequency-warp",
-        type=_number(float, 0, 0.5),
-        default=defaults.FREQUENCY_WARP,
-        help="scale each training spectrogram's frequency axis by a random factor in "
-        f"1 +- this, in [0, 0.5] (default {defaults.FREQUENCY_WARP})",
     )
     p.add_argument(
         "--network",

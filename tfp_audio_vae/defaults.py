@@ -47,9 +47,6 @@ LR_SCHEDULE = "cosine"
 CLIPNORM = 10.0
 WEIGHT_DECAY = 0.0
 """AdamW's decoupled weight decay of the network's weights (0: plain Adam)."""
-FREQUENCY_WARP = 0.0
-"""Training spectrograms' frequency axes are scaled by random factors in ``1 +- this``
-(`models.augment`; 0: none)."""
 FIT_PRIOR_EVERY = 5
 """Epochs between EM refits of a refittable prior to the aggregate posterior (and one at the
 end); priors without ``fit_to_posteriors`` are never refitted."""

@@ -25,7 +25,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.models.augment import random_frequency_warp
 from tfp_audio_vae.models.priors import Prior
 from tfp_audio_vae.seeds import stateless_seed
 
@@ -91,10 +90,6 @@ class VAE(keras.Model):
       beta: weight of the KL in the training loss (1 gives the ELBO).
       warmup_steps: the KL weight rises linearly from 0 to ``beta`` over this many steps.
       free_nats: the training loss uses ``max(KL, free_nats)`` (batch mean), against collapse.
-      frequency_warp: in training steps only, each spectrogram's frequency axis is scaled by a
-        factor drawn from ``[1 - frequency_warp, 1 + frequency_warp]`` (`augment`), a data
-        augmentation against overfitting; 0 trains on the clips as they are. Needs a normalised
-        ``spectrogram_config``.
       spectrogram_config: the pipeline's config, normalisation included; saved with the model.
       class_names: the name of each class label ``0, 1, ...`` of the training data (FSDD's are
         ``"0"`` ... ``"9"``), saved with the model so that samples can be asked for by name
@@ -135,7 +130,6 @@ class VAE(keras.Model):
         beta: float = 1.0,
         warmup_steps: int = 0,
         free_nats: float = 0.0,
-        frequency_warp: float = 0.0,
         spectrogram_config: SpectrogramConfig | None = None,
         class_names: Sequence[str] | None = None,
         input_shape: tuple[int, int, int] | None = None,
@@ -157,11 +151,6 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.warmup_steps = int(warmup_steps)
         self.free_nats = float(free_nats)
-        if not 0.0 <= frequency_warp < 1.0:
-            raise ValueError(f"frequency_warp must be in [0, 1), got {frequency_warp}")
-        if frequency_warp and not (spectrogram_config and spectrogram_config.is_normalised):
-            raise ValueError("frequency_warp needs a normalised spectrogram_config")
-        self.frequency_warp = float(frequency_warp)
         self.spectrogram_config = spectrogram_config
         self.class_names = _checked_class_names(class_names, prior)
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -404,12 +393,8 @@ class VAE(keras.Model):
 
     def train_step(self, data: Any) -> dict[str, Any]:
         x, labels = self.unpack_batch(data)
-        seed = self.training_seed()
-        if self.frequency_warp:
-            warp_seed = tfp.random.split_seed(seed, n=1, salt="VAE.frequency_warp")[0]
-            x = random_frequency_warp(x, self.frequency_warp, self.spectrogram_config, warp_seed)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(x, labels, seed=seed, training=True)
+            terms = self.elbo_terms(x, labels, seed=self.training_seed(), training=True)
             kl = tf.reduce_mean(terms["kl"])
             kl_term = tf.maximum(kl, self.free_nats) if self.free_nats > 0 else kl
             loss = tf.reduce_mean(terms["nll"]) + self.kl_weight() * kl_term
@@ -449,7 +434,6 @@ class VAE(keras.Model):
             "beta": self.beta,
             "warmup_steps": self.warmup_steps,
             "free_nats": self.free_nats,
-            "frequency_warp": self.frequency_warp,
             "spectrogram_config": (
                 self.spectrogram_config.to_dict() if self.spectrogram_config else None
             ),
