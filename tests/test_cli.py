@@ -95,6 +95,14 @@ def test_reconstruct_any_audio_and_interpolate(run_dir, capsys, tmp_path, fsdd_r
     )
     assert code == 0 and "wrote 2 WAV files" in out
     assert (tmp_path / "r" / "my recording_reconstruction.wav").is_file()
+    code, out, _ = run(
+        capsys, "reconstruct", str(run_dir), str(clip), "--refine-steps", "20",
+        "--out", str(tmp_path / "refined"),
+    )  # fmt: skip
+    assert code == 0 and "wrote 1 WAV file" in out
+    plain, _ = sf.read(tmp_path / "r" / "5_theo_3_reconstruction.wav")
+    refined, _ = sf.read(tmp_path / "refined" / "5_theo_3_reconstruction.wav")
+    assert plain.shape == refined.shape and not np.allclose(plain, refined)
     other = fsdd_root / "recordings" / "2_jackson_1.wav"
     code, out, _ = run(capsys, "interpolate", str(run_dir), str(clip), str(other), "--steps", "3")
     assert code == 0 and "wrote 3 WAV files" in out

@@ -31,6 +31,7 @@ _EXPORTS = {
     "RealNVPPrior": "tfp_audio_vae.models.priors",
     "build_vae": "tfp_audio_vae.models.variants",
     "with_prior": "tfp_audio_vae.models.variants",
+    "refine_latents": "tfp_audio_vae.models.latents",
     "load_model": "tfp_audio_vae.models.saving",
     "save_model": "tfp_audio_vae.models.saving",
     # training

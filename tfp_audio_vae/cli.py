@@ -416,7 +416,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from tfp_audio_vae.synthesis import generation
 
     model = _load(args.model)
-    waves = generation.reconstruct_files(model, args.files, n_iter=args.n_iter, seed=args.seed)
+    waves = generation.reconstruct_files(
+        model, args.files, n_iter=args.n_iter, seed=args.seed, refine_steps=args.refine_steps
+    )
     _write(waves, _out_dir(args, "reconstructions"), _reconstruction_names(args.files), model)
 
 
@@ -787,6 +789,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("files", nargs="+", help="audio files (any rate, depth, channels, length)")
     _add_audio_out(p, "reconstructions")
+    p.add_argument(
+        "--refine-steps",
+        type=_count,
+        default=defaults.REFINE_STEPS,
+        help="Adam steps refining each clip's latent beyond the encoder's guess, towards its "
+        f"MAP latent: slower, closer reconstructions (default {defaults.REFINE_STEPS})",
+    )
     p.set_defaults(func=cmd_reconstruct)
 
     p = commands.add_parser("interpolate", help="walk the latent space between two clips")

@@ -70,6 +70,11 @@ AUDIO_STATISTIC = "power"
 """The statistic of p(x | z) that becomes audio (`synthesis.waveforms.audible_spectrogram`): the
 magnitude whose power is the expected power, so the output is as loud as the data; its level is
 calibrated on the training residuals when training ends (`synthesis.level.calibrate_level`)."""
+REFINE_STEPS = 0
+"""Adam steps that refine each reconstruction's latent beyond the encoder's posterior mean
+(`models.latents.refine_latents`); 0: the posterior mean, as the default run's table measures."""
+REFINE_LEARNING_RATE = 0.05
+"""Adam's step size for `refine_latents`, in latent units."""
 GRIFFIN_LIM_ITERATIONS = 32
 """Fast Griffin-Lim iterations: 100 gave the same judged figures at 3x the cost."""
 

@@ -39,7 +39,7 @@ from tfp_audio_vae.evaluation.scores import (
     log_spectral_distance,
     spectral_convergence,
 )
-from tfp_audio_vae.models.latents import ClassMeans, encode_dataset
+from tfp_audio_vae.models.latents import ClassMeans, encode_dataset, refine_latents
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.generation import generate
@@ -153,10 +153,13 @@ def reconstruction_metrics(
     statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     batch_size: int = 64,
     seed: int = 0,
+    refine_steps: int = defaults.REFINE_STEPS,
+    refine_learning_rate: float = defaults.REFINE_LEARNING_RATE,
 ) -> dict[str, float]:
     """How close re-synthesised reconstructions sound to the original clips.
 
-    Each clip goes waveform -> normalised log-STFT -> p(x | z) at the posterior mean ->
+    Each clip goes waveform -> normalised log-STFT -> p(x | z) at the posterior mean (refined
+    by ``refine_steps``) ->
     `waveforms.audible_spectrogram` (the statistic a user hears) -> Griffin-Lim (``n_iter``
     iterations) -> waveform; the STFT magnitude of that waveform is compared with the STFT
     magnitude of the ORIGINAL waveform.
@@ -173,6 +176,8 @@ def reconstruction_metrics(
       statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
       batch_size: clips per batch (for unbatched datasets and arrays).
       seed: of Griffin-Lim's initial phase.
+      refine_steps, refine_learning_rate: `latents.refine_latents`' steps from the posterior
+        mean (0: the mean) and their size.
     Returns:
       ``spectral_convergence`` (``||S - S_hat||_F / ||S||_F``, 0 is perfect),
       ``log_spectral_distance_db`` (dB, with magnitudes floored at ``config.log_floor``: below
@@ -186,7 +191,11 @@ def reconstruction_metrics(
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
-            audible(model, model.encode(x).mean(), statistic),
+            audible(
+                model,
+                refine_latents(model, x, refine_steps, learning_rate=refine_learning_rate),
+                statistic,
+            ),
             config,
             n_iter=n_iter,
             seed=seed + i,

@@ -1,4 +1,5 @@
-"""Where clips sit in latent space: posterior statistics of a dataset, and per-class centres."""
+"""Where clips sit in latent space: posterior statistics of a dataset, per-class centres, and
+latents refined per clip beyond the encoder's guess."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.models.vae import VAE
 
 
@@ -99,3 +101,59 @@ def fit_prior(model: VAE, dataset: tf.data.Dataset, *, iterations: int = 50, see
     encoded = encode_dataset(model, dataset)
     labels = encoded["label"] if model.prior.conditional else None
     fit(encoded["mean"], encoded["stddev"], labels, iterations=iterations, seed=seed)
+
+
+def refine_latents(
+    model: VAE,
+    x: tf.Tensor | np.ndarray,
+    steps: int = defaults.REFINE_STEPS,
+    *,
+    learning_rate: float = defaults.REFINE_LEARNING_RATE,
+    batch_size: int = 64,
+) -> tf.Tensor:
+    """Latents of spectrograms, refined per clip: semi-amortised inference.
+
+    Each z starts at the mean of q(z | x), the encoder's guess, and takes ``steps`` Adam steps up
+    log p(x | z) + log p(z) (nats; the marginal prior for a conditional one), towards the MAP
+    latent of that clip. An encoder trained on 2,700 clips guesses new clips' latents worse than
+    its training clips' (`benchmarks/refine_latents.py` measures how much). Deterministic; the
+    model is not changed.
+
+    Args:
+      x: normalised spectrograms ``[n, freq, time, 1]``.
+      steps: Adam steps; 0 returns the posterior means.
+      learning_rate: Adam's step size, in latent units.
+      batch_size: clips refined together (each clip's steps depend on it alone).
+    Returns:
+      z ``[n, latent]``.
+    Raises:
+      ValueError: for negative ``steps`` or a learning rate that is not positive.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be 0 or more, got {steps}")
+    if not learning_rate > 0:
+        raise ValueError(f"the learning rate must be positive, got {learning_rate}")
+    x = tf.convert_to_tensor(x, tf.float32)
+    means = [model.encode(x[i : i + batch_size]).mean() for i in range(0, len(x), batch_size)]
+    if steps == 0:
+        return tf.concat(means, axis=0)
+
+    def log_joint(z: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:  # [b]
+        return model.decode(z).log_prob(batch) + model.prior.log_prob(z)
+
+    @tf.function(reduce_retracing=True)
+    def climb(z: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        b1, b2, eps = 0.9, 0.999, 1e-8  # Adam (Kingma & Ba 2015), per coordinate
+        m, v = tf.zeros_like(z), tf.zeros_like(z)
+        for t in tf.range(1, steps + 1, dtype=tf.float32):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                loss = -tf.reduce_sum(log_joint(z, batch))
+            g = tape.gradient(loss, z)
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            step = learning_rate * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
+            z = z - step
+        return z
+
+    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    return tf.concat([climb(z, batch) for z, batch in zip(means, batches, strict=True)], axis=0)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
-from tfp_audio_vae.models.latents import ClassMeans
+from tfp_audio_vae.models.latents import ClassMeans, refine_latents
 from tfp_audio_vae.models.priors import check_temperature
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.synthesis.waveforms import AudioStatistic, decode_waveforms
@@ -128,11 +128,18 @@ def encode_files(
 
 
 def reconstruct_files(
-    model: VAE, files: Sequence[str | Path], *, n_iter: int = 32, seed: int = 0
+    model: VAE,
+    files: Sequence[str | Path],
+    *,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
+    seed: int = 0,
+    refine_steps: int = defaults.REFINE_STEPS,
 ) -> np.ndarray:
-    """Reconstructions of audio files as waveforms ``[n, num_samples]`` at the model's rate."""
-    _, posterior, _ = encode_files(model, files)
-    return decode_waveforms(model, posterior.mean(), n_iter=n_iter, seed=seed)
+    """Reconstructions of audio files as waveforms ``[n, num_samples]`` at the model's rate,
+    from the posterior means refined by ``refine_steps`` (`latents.refine_latents`)."""
+    spectrograms, _, _ = encode_files(model, files)
+    z = refine_latents(model, spectrograms, refine_steps)  # [n, latent]
+    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
 
 
 def interpolate(
