@@ -85,6 +85,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "decoder_scale": "optimal",
         "batch_size": 32,
     },
+    "conv1d-cosine-optimal-batch32-latent64": {  # the default since latent 64
+        **CONV1D,
+        **COSINE,
+        "decoder_scale": "optimal",
+        "batch_size": 32,
+        "latent_dim": 64,
+    },
 }
 
 

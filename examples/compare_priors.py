@@ -6,7 +6,7 @@ the official test split with every metric of `tfp_audio_vae.evaluation.metrics`,
 
     python examples/compare_priors.py                 # the default run (12-25 minutes, 2 cores)
     python examples/compare_priors.py --quick         # a smoke run (about 2 minutes)
-    python examples/compare_priors.py --preset best   # 100 epochs, latent 64: about 3x the time
+    python examples/compare_priors.py --preset best   # 100 epochs: about 3x the time
     python examples/compare_priors.py --dataset sc09  # the same on SC09 (its own judge first)
 
 Writes to ``--out`` (default ``runs/compare_priors``): ``results.md`` and ``results.json`` (the
@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from tfp_audio_vae import defaults  # noqa: E402
-from tfp_audio_vae.data import fsdd, pipeline, sc09  # noqa: E402
+from tfp_audio_vae.data import fsdd, pipeline, sc09, speed  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
 from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
@@ -45,7 +45,7 @@ from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
 from tfp_audio_vae.models.variants import build_vae  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
-from tfp_audio_vae.synthesis.waveforms import decode_waveforms, write_wavs  # noqa: E402
+from tfp_audio_vae.synthesis.waveforms import write_wavs  # noqa: E402
 from tfp_audio_vae.training.fit import train  # noqa: E402
 
 COLUMNS = [
@@ -129,6 +129,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=defaults.WEIGHT_DECAY,
         help="AdamW's weight decay of the network (0: Adam) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--speeds",
+        type=speed.parse_speeds,
+        default=defaults.SPEEDS,
+        help="speed perturbation of the training clips: each epoch takes each clip at one of "
+        "these speeds (pitch and tempo), e.g. 0.9,1.0,1.1 (default: %(default)s)",
     )
     parser.add_argument(
         "--decoder-scale",
@@ -218,11 +225,10 @@ def save_wavs(model, test_records, test_waves, label: str, out: Path, seed: int)
         first.setdefault(record.label, i)
     labels = sorted(first)
     picks = [first[c] for c in labels]
-    _, posterior, _ = generation.encode_files(model, [test_records[i].path for i in picks])
     names = [model.class_names[c] for c in labels]
     write_wavs(test_waves[picks], wav_dir, [f"original_{n}" for n in names], config.sample_rate)
     write_wavs(
-        decode_waveforms(model, posterior.mean(), seed=seed),
+        generation.reconstruct_files(model, [test_records[i].path for i in picks], seed=seed),
         wav_dir,
         [f"reconstruction_{n}" for n in names],
         config.sample_rate,
@@ -253,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
     batches = {"config": config, "batch_size": args.batch_size}
     train_data = pipeline.spectrogram_dataset(
-        train_records, shuffle=True, seed=args.seed, cache_dir=args.cache_dir, **batches
+        train_records,
+        shuffle=True,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        speeds=args.speeds,
+        **batches,
     )
     test_data = pipeline.spectrogram_dataset(test_records, **batches)
     test_waves, test_digits = pipeline.load_waveforms(test_records, config)
@@ -336,14 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     markdown = table(rows)
     total = time.time() - started
     machine["at_end"] = machine_record()
-    speed = machine["at_start"]["matmul_gflops_fp32"]
+    gflops = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
         f"{name} test split ({len(test_records)} clips), {args.preset} preset: {epochs} epochs "
         f"per model, latent size {args.latent_dim}, seed {args.seed}, IWAE k={k}, "
-        f"{n_samples} generated clips per figure. "
+        f"{n_samples} generated clips per figure, reconstructions refined "
+        f"{defaults.REFINE_STEPS} steps. "
         f"Run {datetime.date.today()} on {machine['at_start']['cpu_model']} "
-        f"({os.cpu_count()} cores, fp32 matmul {speed:.0f} GFLOP/s) in {total / 60:.1f} min: "
+        f"({os.cpu_count()} cores, fp32 matmul {gflops:.0f} GFLOP/s) in {total / 60:.1f} min: "
         f"`{command.strip()}`."
     )
     print("\n" + header + "\n\n" + markdown)

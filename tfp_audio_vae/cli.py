@@ -34,6 +34,7 @@ _TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfp_audio_vae import defaults  # noqa: E402  (no TensorFlow: keeps --help fast)
+from tfp_audio_vae.data.speed import parse_speeds  # noqa: E402  (no TensorFlow either)
 from tfp_audio_vae.training.cluster import STRATEGIES  # noqa: E402  (no TensorFlow either)
 
 PROG = "tfp-audio-vae"
@@ -217,7 +218,7 @@ _PATH_SETTINGS = {"data", "fsdd", "sc09"}  # compared as resolved paths
 def _same_setting(name: str, before, now) -> bool:
     if name in _PATH_SETTINGS and before and now:
         return Path(before).resolve() == Path(now).resolve()
-    return before == now
+    return before == json.loads(json.dumps(now))  # as train.json holds it: tuples are lists
 
 
 def cmd_train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
@@ -273,6 +274,7 @@ def _train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
         seed=args.seed,
         cache=args.cache,
         cache_dir=args.cache_dir,
+        speeds=args.speeds,
         **batches,
     )
     val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
@@ -701,6 +703,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(float, 0, 10),
         default=defaults.WEIGHT_DECAY,
         help=f"AdamW's weight decay of the network, 0 for Adam (default {defaults.WEIGHT_DECAY})",
+    )
+    p.add_argument(
+        "--speeds",
+        type=parse_speeds,
+        default=defaults.SPEEDS,
+        help="speed perturbation: each epoch takes each training clip at one of these speeds "
+        "(pitch and tempo together), e.g. 0.9,1.0,1.1 "
+        f"(default {','.join(map(str, defaults.SPEEDS))})",
     )
     p.add_argument(
         "--network",

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae import defaults
-from tfp_audio_vae.data import shards
+from tfp_audio_vae.data import shards, speed
 from tfp_audio_vae.data.audio_files import AudioFileError, probe, read_audio
 from tfp_audio_vae.data.fsdd import cache_dir
 from tfp_audio_vae.data.spectrogram import (
@@ -106,12 +106,14 @@ def _entries(
     return entries, skipped
 
 
-def _decoder(config: SpectrogramConfig):
-    """A tf.data map function: (path, in_graph) -> mono float32 waveform ``[num_samples]``."""
+def _decoder(config: SpectrogramConfig, num_samples: int | None = None):
+    """A tf.data map function: (path, in_graph) -> mono float32 waveform ``[num_samples]``
+    (default: ``config.num_samples``)."""
+    num_samples = num_samples or config.num_samples
 
     def read_with_library(path: bytes) -> np.ndarray:
         # only the clip's length is read and resampled, whatever the file's length
-        duration = config.num_samples / config.sample_rate
+        duration = num_samples / config.sample_rate
         wave, _ = read_audio(path.decode(), sample_rate=config.sample_rate, max_duration=duration)
         return wave.astype(np.float32)
 
@@ -125,7 +127,7 @@ def _decoder(config: SpectrogramConfig):
             return tf.reshape(wave, [-1])
 
         wave = tf.cond(in_graph, in_graph_branch, library_branch)
-        return fit_length(wave, config.num_samples)
+        return fit_length(wave, num_samples)
 
     return decode
 
@@ -155,12 +157,31 @@ def waveform_dataset(
     return _waveforms(_entries(files, config, on_error)[0], config)
 
 
-def _waveforms(entries: list[_Entry], config: SpectrogramConfig) -> tf.data.Dataset:
-    decode = _decoder(config)
+def _waveforms(
+    entries: list[_Entry], config: SpectrogramConfig, speeds: Sequence[float] = (1.0,)
+) -> tf.data.Dataset:
+    """Unbatched ``{"waveform", "label", "speaker"}``; the waveform ``[num_samples]``, or
+    ``[len(speeds), num_samples]`` (`speed.speed_variants`) when ``speeds`` is not ``(1.0,)``."""
+    varied = tuple(speeds) != (1.0,)
+    decode = _decoder(config, speed.input_samples(config.num_samples, speeds))
+
+    def waveform(path: tf.Tensor, in_graph: tf.Tensor) -> tf.Tensor:
+        wave = decode(path, in_graph)
+        if not varied:
+            return wave
+        stacked = tf.numpy_function(
+            lambda samples: speed.speed_variants(
+                samples, speeds, config.sample_rate, config.num_samples
+            ),
+            [wave],
+            tf.float32,
+            stateful=False,
+        )
+        return tf.ensure_shape(stacked, [len(speeds), config.num_samples])
 
     def to_waveform(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return {
-            "waveform": decode(e["path"], e["in_graph"]),
+            "waveform": waveform(e["path"], e["in_graph"]),
             "label": e["label"],
             "speaker": e["speaker"],
         }
@@ -197,10 +218,14 @@ def load_waveforms(
 
 
 def _log_magnitude_dataset(
-    entries: list[_Entry], config: SpectrogramConfig, normalised: bool = False
+    entries: list[_Entry],
+    config: SpectrogramConfig,
+    normalised: bool = False,
+    speeds: Sequence[float] = (1.0,),
 ) -> tf.data.Dataset:
     """Unbatched ``{"spectrogram": [freq, time, 1], "label", "speaker"}`` (log-magnitude, or the
-    model input if ``normalised``); the STFT runs on batches of 64 clips (measured twice as fast
+    model input if ``normalised``; ``[len(speeds), freq, time, 1]``, one per speed, when
+    ``speeds`` is not ``(1.0,)``); the STFT runs on batches of 64 clips (measured twice as fast
     as one clip at a time) and is unbatched after."""
 
     def to_log_magnitude(e: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -211,7 +236,7 @@ def _log_magnitude_dataset(
             "speaker": e["speaker"],
         }
 
-    waves = _waveforms(entries, config)
+    waves = _waveforms(entries, config, speeds)
     clips = waves.cardinality()
     spectrograms = waves.batch(64).map(to_log_magnitude, num_parallel_calls=AUTOTUNE).unbatch()
     # unbatch forgets the length; Keras needs it to average the loss over the right batch count
@@ -265,15 +290,29 @@ def spectrogram_cache_dir() -> Path:
     return cache_dir() / "spectrograms"
 
 
-def _shard_key(entries: list[_Entry], config: SpectrogramConfig) -> str:
+def _shard_key(
+    entries: list[_Entry], config: SpectrogramConfig, speeds: Sequence[float] = (1.0,)
+) -> str:
     """Names the shards of these files under this config: their paths, sizes, modification
-    times and labels, and the config with its statistics."""
+    times and labels, the config with its statistics, and the speeds (when not ``(1.0,)``)."""
 
     def described(e: _Entry) -> tuple:
         stat = os.stat(e.path)
         return (e.path, stat.st_size, stat.st_mtime_ns, e.label, e.speaker, e.in_graph)
 
-    return shards.fingerprint([config.to_json(), *(described(e) for e in entries)])
+    varied = [] if tuple(speeds) == (1.0,) else [("speeds", *speeds)]
+    return shards.fingerprint([config.to_json(), *varied, *(described(e) for e in entries)])
+
+
+def _one_speed_per_clip(dataset: tf.data.Dataset, speeds: int, seed: int) -> tf.data.Dataset:
+    """Clips ``{"spectrogram": [speeds, freq, time, 1], ...}`` -> each clip at one of its speeds,
+    drawn uniformly, seeded by ``seed`` and drawn anew each epoch."""
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def pick(clip: dict[str, tf.Tensor], draw: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {**clip, "spectrogram": clip["spectrogram"][draw % speeds]}
+
+    return tf.data.Dataset.zip(dataset, draws).map(pick, num_parallel_calls=AUTOTUNE)
 
 
 def spectrogram_dataset(
@@ -289,6 +328,7 @@ def spectrogram_dataset(
     shuffle_buffer: int = defaults.SHUFFLE_BUFFER,
     drop_remainder: bool = False,
     on_error: Literal["raise", "skip"] = "raise",
+    speeds: Sequence[float] = (1.0,),
 ) -> tf.data.Dataset:
     """Files -> ``{"spectrogram": [batch, freq, time, 1], "label": [batch], "speaker": [batch]}``.
 
@@ -308,6 +348,11 @@ def spectrogram_dataset(
     Shuffling is seeded by ``seed`` and reshuffled each epoch: every epoch's order is the same
     from run to run. Batching and prefetch follow.
 
+    ``speeds`` other than ``(1.0,)`` perturb the speed (`speed`: pitch and tempo together, as in
+    Ko et al. 2015): each clip is computed and cached at every speed, and each epoch takes it at
+    one of them, drawn uniformly (seeded by ``seed``, drawn anew each epoch), so an epoch still
+    has one example per clip. For training sets only.
+
     Raises:
       AudioFileError: naming the first unreadable file, unless ``on_error="skip"``.
       ValueError: when ``config`` has no normalisation statistics, no file is usable, or
@@ -317,22 +362,25 @@ def spectrogram_dataset(
     config._require_stats()
     if cache not in ("auto", "memory", "disk", "none"):
         raise ValueError(f"cache must be 'auto', 'memory', 'disk' or 'none', got {cache!r}")
+    speeds = speed.checked_speeds(speeds)
     entries, _ = _entries(files, config, on_error)
     if cache == "auto":
-        cache = chosen_cache(len(entries), config, memory_budget)
-    buffer = min(len(entries), shuffle_buffer)
+        cache = chosen_cache(len(entries) * len(speeds), config, memory_budget)
+    buffer = min(len(entries), max(1, shuffle_buffer // len(speeds)))
+    computed = _log_magnitude_dataset(entries, config, normalised=True, speeds=speeds)
     if cache == "disk":
-        computed = _log_magnitude_dataset(entries, config, normalised=True)
         root = Path(cache_dir) if cache_dir is not None else spectrogram_cache_dir()
-        folder = shards.write_once(computed, root, _shard_key(entries, config))
+        folder = shards.write_once(computed, root, _shard_key(entries, config, speeds))
         dataset = shards.read(folder, shuffle=shuffle, seed=seed)
     else:
-        dataset = _log_magnitude_dataset(entries, config, normalised=True)
+        dataset = computed
         if cache == "memory":
             dataset = dataset.cache()
             buffer = len(entries)
     if shuffle:
         dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if speeds != (1.0,):
+        dataset = _one_speed_per_clip(dataset, len(speeds), seed)
     if batch_size:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(AUTOTUNE)

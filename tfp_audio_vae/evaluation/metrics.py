@@ -184,7 +184,7 @@ def reconstruction_metrics(
       it the representation holds nothing, so the silent padding does not dominate), each the
       mean over clips; ``level_db`` (`scores.level_difference_db` of the reconstructions
       against the originals: 0 dB is as loud); ``judge_accuracy`` (with a judge and labelled
-      clips) and ``examples``.
+      clips), ``examples`` and ``refine_steps``.
     """
     config = config or model.audio_config()
     convergence, distance, heard, originals, digits = [], [], [], [], []
@@ -212,6 +212,7 @@ def reconstruction_metrics(
         "log_spectral_distance_db": float(np.mean(np.concatenate(distance))),
         "level_db": level_difference_db(np.concatenate(heard), np.concatenate(originals)),
         "examples": int(sum(len(d) for d in digits)),
+        "refine_steps": refine_steps,
     }
     labelled = np.concatenate(digits) >= 0  # [n]
     if judge is not None and labelled.any():

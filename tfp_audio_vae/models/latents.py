@@ -138,22 +138,27 @@ def refine_latents(
     if steps == 0:
         return tf.concat(means, axis=0)
 
-    def log_joint(z: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:  # [b]
-        return model.decode(z).log_prob(batch) + model.prior.log_prob(z)
-
-    @tf.function(reduce_retracing=True)
-    def climb(z: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
-        b1, b2, eps = 0.9, 0.999, 1e-8  # Adam (Kingma & Ba 2015), per coordinate
-        m, v = tf.zeros_like(z), tf.zeros_like(z)
-        for t in tf.range(1, steps + 1, dtype=tf.float32):
-            with tf.GradientTape() as tape:
-                tape.watch(z)
-                loss = -tf.reduce_sum(log_joint(z, batch))
-            g = tape.gradient(loss, z)
-            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
-            step = learning_rate * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
-            z = z - step
-        return z
-
     batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
-    return tf.concat([climb(z, batch) for z, batch in zip(means, batches, strict=True)], axis=0)
+    steps_, rate = tf.constant(steps), tf.constant(learning_rate, tf.float32)
+    return tf.concat(
+        [_climb(model, z, batch, steps_, rate) for z, batch in zip(means, batches, strict=True)],
+        axis=0,
+    )
+
+
+@tf.function(reduce_retracing=True)
+def _climb(
+    model: VAE, z: tf.Tensor, batch: tf.Tensor, steps: tf.Tensor, learning_rate: tf.Tensor
+) -> tf.Tensor:
+    """``steps`` Adam steps (Kingma & Ba 2015, per coordinate) of ``z [b, latent]`` up
+    log p(batch | z) + log p(z); traced once per model and batch shape."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    m, v = tf.zeros_like(z), tf.zeros_like(z)
+    for t in tf.range(1, tf.cast(steps, tf.float32) + 1):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = -tf.reduce_sum(model.decode(z).log_prob(batch) + model.prior.log_prob(z))
+        g = tape.gradient(loss, z)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        z = z - learning_rate * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
+    return z
