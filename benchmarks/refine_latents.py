@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -50,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "train":
         records = pipeline.evenly_spaced(records, 300)
     for run in args.runs:
-        path = Path(run)
-        model = load_model(path / "model.keras" if path.is_dir() else path)
+        model = load_model(run)
         config = model.audio_config()
         waves, digits = pipeline.load_waveforms(records, config)  # [n, samples], [n]
         x = waveform_to_spectrogram(waves, config)  # [n, freq, time, 1]

@@ -17,7 +17,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     root = fsdd.locate(args.fsdd)
     judge = get_judge(root, verbose=0)
     for run in args.runs:
-        path = Path(run)
-        model = load_model(path / "model.keras" if path.is_dir() else path)
+        model = load_model(run)
         waves, _ = pipeline.load_waveforms(fsdd.records(root, "test"), model.audio_config())
         for temperature in (float(t) for t in args.temperatures.split(",")):
             tick = time.perf_counter()

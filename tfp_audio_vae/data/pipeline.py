@@ -328,7 +328,7 @@ def spectrogram_dataset(
     shuffle_buffer: int = defaults.SHUFFLE_BUFFER,
     drop_remainder: bool = False,
     on_error: Literal["raise", "skip"] = "raise",
-    speeds: Sequence[float] = (1.0,),
+    speeds: Sequence[float] = defaults.SPEEDS,
 ) -> tf.data.Dataset:
     """Files -> ``{"spectrogram": [batch, freq, time, 1], "label": [batch], "speaker": [batch]}``.
 

@@ -113,8 +113,7 @@ class Explorer:
         """Loads a run folder (its ``model.keras``) or a ``.keras`` file, encodes ``limit`` FSDD
         test clips (all 300 by default), and takes the cached judge if there is one; the judge
         is never trained here (`get_judge` with ``train_if_missing=False``)."""
-        path = Path(run_or_model)
-        model = load_model(path / "model.keras" if path.is_dir() else path)
+        model = load_model(run_or_model)
         records = pipeline.evenly_spaced(fsdd.records(fsdd.locate(fsdd_root), "test"), limit)
         judge, problem = None, "the judge is switched off"
         if use_judge:

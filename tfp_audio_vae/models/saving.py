@@ -107,7 +107,8 @@ def _resolve_classes(
 
 
 def load_model(path: str | Path, custom_objects: Mapping[str, type] | Iterable[type] = ()) -> VAE:
-    """Loads a model saved by `save_model`, in Keras safe mode (no code from the file runs).
+    """Loads a model saved by `save_model`, in Keras safe mode (no code from the file runs):
+    ``path`` is the ``.keras`` file, or a run folder holding ``model.keras``.
 
     The package's own classes are always found. A user's own `Prior` subclass (or encoder,
     decoder) must be defined in this process: passed in ``custom_objects`` by plain name (a list
@@ -121,6 +122,8 @@ def load_model(path: str | Path, custom_objects: Mapping[str, type] | Iterable[t
         `MAX_WEIGHTS_BYTES` (weights), or one Keras cannot load (the message is kept short).
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
