@@ -11,6 +11,7 @@ import tensorflow_probability as tfp
 from tests.helpers import TINY_CONFIG, random_batches
 from tfp_audio_vae.models.priors import Prior
 from tfp_audio_vae.models.saving import load_model, save_model
+from tfp_audio_vae.models.vae import iwae_bound
 from tfp_audio_vae.models.variants import build_vae
 from tfp_audio_vae.training.fit import train
 
@@ -95,6 +96,21 @@ def test_iwae_bounds_the_elbo_and_tightens_with_k():
     iwae_50 = np.mean([model.iwae(x, k=50).numpy() for _ in range(10)], axis=0)
     assert np.mean(iwae_5) >= np.mean(elbo)
     assert np.mean(iwae_50) >= np.mean(iwae_5)
+
+
+def test_one_set_of_importance_weights_gives_the_marginal_and_per_digit_bounds():
+    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, components_per_class=2)
+    data = batch()
+    x, labels = data["spectrogram"][:6], tf.cast(data["label"][:6], tf.int32)
+    z, log_w = model.importance_weights(x, k=12, chunk=24, seed=3)  # [12, 6, 4], [12, 6]
+    assert z.shape == (12, 6, 4) and log_w.shape == (12, 6)
+    given = iwae_bound(log_w + model.prior.log_prob(z, labels))  # [6]
+    np.testing.assert_allclose(model.iwae(x, k=12, labels=labels, chunk=24, seed=3), given)
+    # p(z) = sum_d p(d) p(z | d) >= p(y) p(z | y) at every draw, so with shared draws the marginal
+    # bound is never below the per-digit one plus log p(y), here log(1/10)
+    marginal = iwae_bound(log_w + model.prior.log_prob(z))
+    assert np.all(marginal.numpy() >= given.numpy() + np.log(0.1) - 1e-3)
+    assert not np.allclose(marginal.numpy(), given.numpy())
 
 
 def test_one_training_step_changes_every_mixture_prior_weight():

@@ -80,9 +80,11 @@ magnitude whose power is the expected power, so the output is as loud as the dat
 calibrated on the training residuals when training ends (`synthesis.level.calibrate_level`)."""
 REFINE_STEPS = 50
 """Adam steps that refine each reconstruction's latent beyond the encoder's posterior mean
-(`models.latents.refine_latents`): on the default mixture VAE (seed 0) reconstructions were
-judged 95.3% against 92.0% for the posterior mean (LSD 4.15 vs 4.29 dB), at 126 ms a clip on
-2 cores; 200 steps gave no more (95.3%). 0: the posterior mean."""
+(`models.latents.refine_latents`). On the default mixture VAEs of seeds 0, 1, 2
+(`benchmarks/refine_latents.py`, `docs/data/refine_latents.jsonl`) reconstructions were judged
+90.6%, 92.6%, 93.9% and 94.3% on average after 0, 10, 20 and 50 steps (LSD 4.26, 4.17, 4.15,
+4.12 dB), at 63-89 ms a clip for 50 steps on 2 cores; 200 steps gave no more than 50 on seed 0
+(95.3% both). 0: the posterior mean."""
 REFINE_LEARNING_RATE = 0.05
 """Adam's step size for `refine_latents`, in latent units."""
 GRIFFIN_LIM_ITERATIONS = 32

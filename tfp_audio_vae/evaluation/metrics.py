@@ -41,7 +41,7 @@ from tfp_audio_vae.evaluation.scores import (
 )
 from tfp_audio_vae.models.latents import ClassMeans, encode_dataset, refine_latents
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
-from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.models.vae import VAE, iwae_bound
 from tfp_audio_vae.synthesis.generation import generate
 from tfp_audio_vae.synthesis.waveforms import (
     AudioStatistic,
@@ -101,9 +101,10 @@ def likelihood(
 
     The bounds are on the marginal log p(x), with the prior p(z) itself (for a conditional
     mixture, the mixture over all digits), so they compare across priors. A conditional prior
-    also gets ``neg_iwae_given_digit``, the bound on -log p(x | digit) with p(z | digit).
-    Batch ``i`` draws z from the stateless seeds ``(seed, 3i)``, ``(seed, 3i + 1)`` and
-    ``(seed, 3i + 2)``, so the same seed gives the same figures.
+    also gets ``neg_iwae_given_digit``, the bound on -log p(x | digit) with p(z | digit), from the
+    same decoded draws (`VAE.importance_weights`). Batch ``i`` draws z from the stateless seeds
+    ``(seed, 2i)`` (the ELBO) and ``(seed, 2i + 1)`` (the IWAE bounds), so the same seed gives the
+    same figures.
 
     Returns:
       ``neg_elbo``, ``nll`` and ``kl`` (nats per clip; one posterior draw per clip for ``nll``),
@@ -118,12 +119,16 @@ def likelihood(
         totals["neg_iwae_given_digit"] = 0.0
     count, dims = 0, 0
     for i, (x, labels) in enumerate(_model_inputs(dataset)):
-        terms = model.elbo_terms(x, seed=(seed, 3 * i))  # each [b]; no labels: the marginal prior
+        terms = model.elbo_terms(x, seed=(seed, 2 * i))  # each [b]; no labels: the marginal prior
         for name in ("neg_elbo", "nll", "kl"):
             totals[name] += float(tf.reduce_sum(terms[name]))
-        totals["neg_iwae"] -= float(tf.reduce_sum(model.iwae(x, k=k, seed=(seed, 3 * i + 1))))
+        z, log_w = model.importance_weights(
+            x, k=k, seed=(seed, 2 * i + 1)
+        )  # [k, b, latent], [k, b]
+        marginal = iwae_bound(log_w + model.prior.log_prob(z))  # [b]
+        totals["neg_iwae"] -= float(tf.reduce_sum(marginal))
         if conditional:
-            given = model.iwae(x, k=k, labels=labels, seed=(seed, 3 * i + 2))  # [b]
+            given = iwae_bound(log_w + model.prior.log_prob(z, labels))  # [b]
             totals["neg_iwae_given_digit"] -= float(tf.reduce_sum(given))
         count += int(x.shape[0])
         dims = int(np.prod(x.shape[1:]))  # freq * time * 1

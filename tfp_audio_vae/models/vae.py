@@ -332,6 +332,31 @@ class VAE(keras.Model):
         """The evidence lower bound per example, ``[batch]``, in nats (``seed`` as in `elbo_terms`)."""
         return -self.elbo_terms(x, labels, seed=seed)["neg_elbo"]
 
+    def importance_weights(
+        self, x: tf.Tensor, k: int = 100, chunk: int = 256, seed: Seed | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The IWAE bound's draws, without the prior: z ``[k, batch, latent]`` ~ q(z | x) and
+        ``log p(x | z) - log q(z | x)`` ``[k, batch]`` (nats).
+
+        Adding ``prior.log_prob(z, labels)`` gives the log importance weights (`iwae`), so bounds
+        under several priors (a conditional prior's marginal and per-digit ones) share one set of
+        decoded draws. The k draws are decoded ``chunk`` examples' worth at a time, each chunk
+        from its own part of ``seed`` (stateless; ``None`` draws from ``seed_generator``).
+        """
+        posterior = self.encode(x)  # batch [b]
+        batch = tf.shape(x)[0]
+        per_chunk = max(1, chunk // int(x.shape[0] or 1))
+        starts = range(0, k, per_chunk)
+        seeds = tfp.random.split_seed(self._seed(seed), n=len(starts), salt="VAE.iwae")
+        draws, weights = [], []
+        for start, chunk_seed in zip(starts, seeds, strict=True):
+            s = min(per_chunk, k - start)
+            z = posterior.sample(s, seed=chunk_seed)  # [s, b, latent]
+            log_lik = _decoded_log_prob(self, tf.reshape(z, [-1, self.latent_dim]), x, s)
+            draws.append(z)
+            weights.append(tf.reshape(log_lik, [s, batch]) - posterior.log_prob(z))  # [s, b]
+        return tf.concat(draws, axis=0), tf.concat(weights, axis=0)
+
     def iwae(
         self,
         x: tf.Tensor,
@@ -343,27 +368,10 @@ class VAE(keras.Model):
         """Importance-weighted bound on log p(x) (Burda et al. 2016) per example, ``[batch]``, nats.
 
         ``log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x)``, z_i ~ q(z | x); k = 1 is the ELBO and the
-        bound tightens as k grows. The k draws are decoded ``chunk`` examples' worth at a time, each
-        chunk from its own part of ``seed`` (stateless; ``None`` draws from ``seed_generator``).
+        bound tightens as k grows. The draws are `importance_weights`' (``chunk``, ``seed``).
         """
-        labels = self._prior_labels(labels)
-        posterior = self.encode(x)  # batch [b]
-        batch = tf.shape(x)[0]
-        per_chunk = max(1, chunk // int(x.shape[0] or 1))
-        starts = range(0, k, per_chunk)
-        seeds = tfp.random.split_seed(self._seed(seed), n=len(starts), salt="VAE.iwae")
-        log_weights = []
-        for start, chunk_seed in zip(starts, seeds, strict=True):
-            s = min(per_chunk, k - start)
-            z = posterior.sample(s, seed=chunk_seed)  # [s, b, latent]
-            x_tiled = tf.tile(x, [s, 1, 1, 1])  # [s * b, freq, time, 1]
-            log_lik = self.decode(tf.reshape(z, [-1, self.latent_dim])).log_prob(x_tiled)
-            log_lik = tf.reshape(log_lik, [s, batch])  # [s, b]
-            log_weights.append(
-                log_lik + self.prior.log_prob(z, labels) - posterior.log_prob(z)  # [s, b]
-            )
-        log_w = tf.concat(log_weights, axis=0)  # [k, b]
-        return tf.reduce_logsumexp(log_w, axis=0) - math.log(k)  # [b]
+        z, log_w = self.importance_weights(x, k, chunk, seed)
+        return iwae_bound(log_w + self.prior.log_prob(z, self._prior_labels(labels)))
 
     # ------------------------------------------------------------------ training
 
@@ -449,3 +457,15 @@ class VAE(keras.Model):
             config[part] = keras.saving.deserialize_keras_object(config[part])
         spec = config.pop("spectrogram_config", None)
         return cls(spectrogram_config=SpectrogramConfig.from_dict(spec) if spec else None, **config)
+
+
+def iwae_bound(log_weights: tf.Tensor) -> tf.Tensor:
+    """``log (1/k) sum_i w_i`` over the first axis of log importance weights ``[k, batch]``."""
+    return tf.reduce_logsumexp(log_weights, axis=0) - math.log(int(log_weights.shape[0]))
+
+
+@tf.function(reduce_retracing=True)
+def _decoded_log_prob(model: VAE, z: tf.Tensor, x: tf.Tensor, draws: int) -> tf.Tensor:
+    """log p(x | z) ``[draws * b]`` of ``z [draws * b, latent]`` against ``x [b, ...]`` repeated
+    ``draws`` times; one graph per model and shape (1.3x faster than eager on 2 CPU cores)."""
+    return model.decode(z).log_prob(tf.tile(x, [draws, 1, 1, 1]))
