@@ -11,8 +11,10 @@ mixture VAE's training seconds and machine record it holds; or ``LABEL=FILE@SECO
 ``metrics.json`` of ``tfp-audio-vae evaluate`` (which records no training time), with the
 training seconds measured elsewhere. Plots reconstructions recognised by the judge and the
 Inception Score of prior samples (the mixture VAE's, beside the real-audio ceiling) against
-training minutes, and writes the points as JSON beside the figure (``.json`` for ``.png``).
-Compare minutes only between runs on the same machine: each point carries its machine record.
+training minutes, writes the points as JSON beside the figure (``.json`` for ``.png``), and
+prints them as a Markdown table (the results page's ablation table: minutes, the machine's
+measured fp32 GFLOP/s and every judged figure per point). Compare minutes only between runs on
+the same machine: each point carries its machine record.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def point(spec: str) -> dict[str, Any]:
-    """One labelled point: training minutes, recognised reconstructions, IS, their ceilings."""
+    """One labelled point: training minutes, the mixture VAE's figures, their ceilings."""
     label, _, source = spec.partition("=")
     path, _, seconds = source.partition("@")
     if not label or not path:
@@ -41,14 +43,20 @@ def point(spec: str) -> dict[str, Any]:
         train_s, machine = float(seconds), None
     else:
         train_s, machine = record["timings"]["mixture_train_s"], record["machine"]
+    reconstruction, generation = results["reconstruction"], results["generation"]
     return {
         "label": label,
         "source": path,
         "train_minutes": train_s / 60,
         "machine": machine,
-        "recon_judged": results["reconstruction"]["judge_accuracy"],
-        "inception_score": results["generation"]["unconditional"]["inception_score"],
-        "frechet_distance": results["generation"]["unconditional"]["frechet_distance"],
+        "recon_judged": reconstruction["judge_accuracy"],
+        "recon_lsd_db": reconstruction["log_spectral_distance_db"],
+        "recon_level_db": reconstruction["level_db"],
+        "inception_score": generation["unconditional"]["inception_score"],
+        "frechet_distance": generation["unconditional"]["frechet_distance"],
+        "sample_level_db": generation["unconditional"]["level_db"],
+        "digit_samples_judged": generation["conditional"]["accuracy"],
+        "neg_iwae": results["likelihood"]["neg_iwae"],
         "ceiling": {
             "recon_judged": results["real_audio"]["accuracy"],
             "inception_score": results["real_audio"]["inception_score"],
@@ -78,6 +86,24 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     plt.close(fig)
 
 
+def markdown_table(points: list[dict[str, Any]]) -> str:
+    """The points as a Markdown table, one row each, in the order given."""
+    rows = [
+        "| setting | training min | GFLOP/s | recon. judged | recon. LSD (dB) | IS | FD "
+        "| digit samples | recon. / sample level (dB) | test −IWAE (nats) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        gflops = p["machine"]["at_start"]["matmul_gflops_fp32"] if p["machine"] else None
+        rows.append(
+            f"| {p['label']} | {p['train_minutes']:.1f} | {gflops or '–'} "
+            f"| {p['recon_judged']:.1%} | {p['recon_lsd_db']:.2f} | {p['inception_score']:.2f} "
+            f"| {p['frechet_distance']:.2f} | {p['digit_samples_judged']:.1%} "
+            f"| {p['recon_level_db']:+.1f} / {p['sample_level_db']:+.1f} | {p['neg_iwae']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("points", nargs="+", help="LABEL=FILE or LABEL=FILE@SECONDS")
@@ -87,11 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     plot(points, out)
     out.with_suffix(".json").write_text(json.dumps(points, indent=2))
-    for p in points:
-        print(
-            f"{p['label']}: {p['train_minutes']:.1f} min, recognised {p['recon_judged']:.1%}, "
-            f"IS {p['inception_score']:.2f}, FD {p['frechet_distance']:.2f}"
-        )
+    print(markdown_table(points))
     return 0
 
 
