@@ -4,7 +4,7 @@
 
 Each ``RUN`` is a run folder (or ``model.keras``) of a VAE trained with N(0, I), e.g. the
 ``standard/`` folder of `examples/compare_priors.py`. Its encoder and decoder are kept as they
-are; only the prior changes: the default mixture (12 components per digit, tied to the digits)
+are; only the prior changes: the default mixture (`defaults.COMPONENTS_PER_CLASS` per digit)
 is fitted by EM to the aggregate posterior of the FSDD train split, as `training.FitPrior`
 fits it during training. The test split's −ELBO, KL and −IWAE (k = 100, the example's) are
 measured with both priors, so their difference is the prior's alone. Compare with the example's

@@ -6,7 +6,8 @@
 
 Every configuration trains with the package's `training.train` on the FSDD train split (the
 package pipeline: `fit_normalisation`, `spectrogram_dataset`), with the conditional mixture prior
-(12 components per digit, EM refit every 5 epochs), as `examples/compare_priors.py` does by default.
+(``--components-per-class``, 12 unless given, as the package's default was when these runs
+were made; EM refit every 5 epochs).
 It is then evaluated on the 300 test clips with the package's evaluation functions and the cached
 digit judge: reconstructions judged, IS and FD of ``--samples`` unconditional prior samples,
 digit-sample accuracy, test -ELBO and -IWAE (``--k``), and the median RMS of reconstructions and

@@ -57,9 +57,13 @@ def point(spec: str) -> dict[str, Any]:
         "sample_level_db": generation["unconditional"]["level_db"],
         "digit_samples_judged": generation["conditional"]["accuracy"],
         "neg_iwae": results["likelihood"]["neg_iwae"],
+        "latent_dim": results.get("latent_dim") or record.get("settings", {}).get("latent_dim"),
+        "epochs": record.get("epochs"),
+        "refine_steps": reconstruction.get("refine_steps", 0),
         "ceiling": {
             "recon_judged": results["real_audio"]["accuracy"],
             "inception_score": results["real_audio"]["inception_score"],
+            "frechet_distance": results["real_audio"]["frechet_distance"],
         },
     }
 
@@ -89,17 +93,24 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
 def markdown_table(points: list[dict[str, Any]]) -> str:
     """The points as a Markdown table, one row each, in the order given."""
     rows = [
-        "| setting | training min | GFLOP/s | recon. judged | recon. LSD (dB) | IS | FD "
-        "| digit samples | recon. / sample level (dB) | test −IWAE (nats) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| setting | latent | epochs | refine steps | training min | GFLOP/s | recon. judged "
+        "| recon. LSD (dB) | IS | FD | digit samples | recon. / sample level (dB) "
+        "| test −IWAE (nats) | real audio: judged / IS / FD |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in points:
         gflops = p["machine"]["at_start"]["matmul_gflops_fp32"] if p["machine"] else None
+        ceiling = p["ceiling"]
+        settings = (p["latent_dim"], p["epochs"], p["refine_steps"])
         rows.append(
-            f"| {p['label']} | {p['train_minutes']:.1f} | {gflops or '–'} "
+            f"| {p['label']} | "
+            + " | ".join("–" if v is None else str(v) for v in settings)
+            + f" | {p['train_minutes']:.1f} | {gflops or '–'} "
             f"| {p['recon_judged']:.1%} | {p['recon_lsd_db']:.2f} | {p['inception_score']:.2f} "
             f"| {p['frechet_distance']:.2f} | {p['digit_samples_judged']:.1%} "
-            f"| {p['recon_level_db']:+.1f} / {p['sample_level_db']:+.1f} | {p['neg_iwae']:.0f} |"
+            f"| {p['recon_level_db']:+.1f} / {p['sample_level_db']:+.1f} | {p['neg_iwae']:.0f} "
+            f"| {ceiling['recon_judged']:.1%} / {ceiling['inception_score']:.2f} "
+            f"/ {ceiling['frechet_distance']:.2f} |"
         )
     return "\n".join(rows)
 
