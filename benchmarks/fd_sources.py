@@ -45,7 +45,7 @@ from tfp_audio_vae.evaluation.scores import frechet_distance, inception_score  #
 from tfp_audio_vae.models.latents import refine_latents  # noqa: E402
 from tfp_audio_vae.models.saving import load_model  # noqa: E402
 from tfp_audio_vae.synthesis.generation import generate  # noqa: E402
-from tfp_audio_vae.synthesis.waveforms import audible, spectrogram_to_waveform  # noqa: E402
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
@@ -58,7 +58,7 @@ def reconstructions(model, waves: np.ndarray, refine_steps: int) -> np.ndarray:
     for i in range(0, len(waves), 64):
         x = waveform_to_spectrogram(waves[i : i + 64], config)  # [b, freq, time, 1]
         z = refine_latents(model, x, refine_steps)  # [b, latent]
-        out.append(spectrogram_to_waveform(audible(model, z), config, seed=i).numpy())
+        out.append(decode_waveforms(model, z, seed=i, batch_size=64))  # Griffin-Lim seed i
     return np.concatenate(out)
 
 

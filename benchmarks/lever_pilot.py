@@ -115,26 +115,14 @@ def train_pilot(args: argparse.Namespace) -> float:
         seed=args.seed,
         beta=args.beta,
     )
-    if args.decoder_head:
-        head = tuple(int(h) for h in args.decoder_head.split(","))
-        decoder = model.decoder
+    if args.decoder_head:  # the same model, its decoder with the head
+        head = [int(h) for h in args.decoder_head.split(",")]
+        decoder = HeadConv1DDecoder.from_config({**model.decoder.get_config(), "head": head})
+        settings = model.get_config()
+        for part in ("name", "encoder", "decoder", "prior", "spectrogram_config"):
+            settings.pop(part)
         model = type(model)(
-            model.encoder,
-            HeadConv1DDecoder(
-                config.shape,
-                head=head,
-                filters=decoder.filters,
-                kernel_size=decoder.kernel_size,
-                scale=decoder.scale,
-                scale_floor=decoder.scale_floor,
-                seed=args.seed,
-            ),
-            model.prior,
-            kl="auto",
-            spectrogram_config=config,
-            class_names=model.class_names,
-            seed=args.seed,
-            beta=args.beta,
+            model.encoder, decoder, model.prior, spectrogram_config=config, **settings
         )
     tick = time.perf_counter()
     train(
