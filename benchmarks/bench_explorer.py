@@ -4,7 +4,7 @@ slider's release) to its new audio being playable (the page's ``canplaythrough``
 records itself (``window.explorerTimings``). Writes JSON with the machine record, and optionally
 the page's screenshot (docs/img/explorer.png is made this way).
 
-    python benchmarks/bench_explorer.py runs/default --screenshot docs/img/explorer.png
+    python -m benchmarks.bench_explorer runs/default --screenshot docs/img/explorer.png
 
 Needs the ``app`` extra, selenium (``dev``) and ``apt-get install chromium chromium-driver``.
 """
@@ -15,15 +15,10 @@ import argparse
 import json
 import os
 import statistics
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
-
-from tests.explorer_page import (  # noqa: E402
+from benchmarks.environment import environment
+from tests.explorer_page import (
     chromium,
     click_point,
     explorer_server,
@@ -31,6 +26,8 @@ from tests.explorer_page import (  # noqa: E402
     open_page,
     screenshot,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def summary(milliseconds: list[float]) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Time batched TensorFlow fast Griffin-Lim against looping `librosa.griffinlim` over FSDD clips.
 
-    python benchmarks/bench_griffin_lim.py [--fsdd PATH] [--batch 64] [--n-iter 32] ...
+    python -m benchmarks.bench_griffin_lim [--fsdd PATH] [--batch 64] [--n-iter 32] ...
 
 Takes the first ``--batch`` clips of the FSDD test split (index 0-4, sorted by name), padded or
 trimmed to 8,192 samples, and reconstructs each from its STFT magnitude (n_fft 256, hop 64, Hann)
@@ -22,7 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402

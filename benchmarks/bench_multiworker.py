@@ -1,6 +1,6 @@
 """Training step time of one process against two workers of `MultiWorkerMirroredStrategy`.
 
-    python benchmarks/bench_multiworker.py [--clips 64] [--batch-size 16] [--epochs 3]
+    python -m benchmarks.bench_multiworker [--clips 64] [--batch-size 16] [--epochs 3]
         [--rounds 2] [--out PATH]
 
 Both sides train the package's default VAE (`build_vae` with the ``"standard"`` prior and the
@@ -81,7 +81,14 @@ def measure(args: argparse.Namespace, workers: int) -> float:
     """The chief's median step time (s) of one run with ``workers`` processes."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "chief.json"
-        command = [sys.executable, __file__, "--worker", str(out), *_shared(args)]
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_multiworker",
+            "--worker",
+            str(out),
+            *_shared(args),
+        ]
         ports = free_ports(workers)
         processes = []
         try:
@@ -127,10 +134,10 @@ def main() -> None:
     if args.worker:
         run_worker(args)
         return
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     import keras
     import tensorflow as tf
-    from environment import environment
+
+    from benchmarks.environment import environment
 
     times: dict[int, list[float]] = {1: [], 2: []}
     for round_ in range(args.rounds):

@@ -1,6 +1,6 @@
 """Time all of FSDD to spectrograms with `tfp_audio_vae.data.pipeline` against the older per-file path.
 
-    python benchmarks/bench_pipeline.py [--fsdd PATH] [--rounds 3] [--limit N] [--out PATH]
+    python -m benchmarks.bench_pipeline [--fsdd PATH] [--rounds 3] [--limit N] [--out PATH]
 
 Set-up (timed, not compared): `fit_normalisation` over the train split (2,700 clips).
 
@@ -31,15 +31,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
+from benchmarks.environment import environment  # noqa: E402
 from tfp_audio_vae.data.fsdd import FSDDRecord, records  # noqa: E402
 from tfp_audio_vae.data.pipeline import fit_normalisation, spectrogram_dataset  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402

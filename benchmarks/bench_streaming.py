@@ -1,6 +1,6 @@
 """Train one epoch over a 100,000-clip folder with the streaming pipeline: peak memory and input speed.
 
-    python benchmarks/bench_streaming.py [--clips 100000] [--workdir PATH] [--fsdd PATH]
+    python -m benchmarks.bench_streaming [--clips 100000] [--workdir PATH] [--fsdd PATH]
                                          [--loop-steps 60] [--rounds 3] [--out PATH]
 
 1. A synthetic folder of ``--clips`` WAVs made from FSDD's 2,700 train clips (in a seeded
@@ -33,15 +33,17 @@ import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
+from benchmarks.environment import environment  # noqa: E402
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
 from tfp_audio_vae.data.audio_files import read_audio  # noqa: E402

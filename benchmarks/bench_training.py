@@ -1,6 +1,6 @@
 """Training throughput of the package's default VAE against the original FSDD VAE's network.
 
-    python benchmarks/bench_training.py [--steps 30] [--rounds 3] [--warmup 2] [--out PATH]
+    python -m benchmarks.bench_training [--steps 30] [--rounds 3] [--warmup 2] [--out PATH]
 
 Ours is `tfp_audio_vae.models.variants.build_vae` with the ``"standard"`` prior: `ConvEncoder` and
 `ConvDecoder` on 128 x 128 x 1 log-STFTs, latent 32. The original is the network of the FSDD
@@ -28,14 +28,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-from environment import environment  # noqa: E402  (benchmarks/environment.py)
 
+from benchmarks.environment import environment  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 from tfp_audio_vae.models.priors import StandardNormalPrior  # noqa: E402
 from tfp_audio_vae.models.vae import VAE  # noqa: E402

@@ -1,6 +1,6 @@
 """The default VAE's training step in float32 and under Keras' ``mixed_bfloat16`` policy.
 
-    python benchmarks/bfloat16_step.py [--rounds 7] [--steps 10] [--out PATH]
+    python -m benchmarks.bfloat16_step [--rounds 7] [--steps 10] [--out PATH]
 
 Both models are `build_vae`'s default (conditional mixture prior, `Conv1DEncoder`,
 `Conv1DDecoder`, latent 64) on one fixed random batch of `defaults.BATCH_SIZE` spectrograms.
@@ -16,24 +16,22 @@ machine record (`tfp_audio_vae.machine`), and appends it as a JSON line to ``--o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.environment import append_jsonl, environment  # noqa: E402
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
 from tfp_audio_vae.models import decoders, encoders  # noqa: E402
 from tfp_audio_vae.models.variants import build_vae  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
 
 POLICIES = ("float32", "mixed_bfloat16")
 
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             times[policy].append(1000.0 * (time.perf_counter() - tick) / args.steps)
     median = {policy: float(np.median(t)) for policy, t in times.items()}
     record = {
-        "command": " ".join(["python benchmarks/bfloat16_step.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.bfloat16_step", *(argv or sys.argv[1:])]),
         "batch_size": defaults.BATCH_SIZE,
         "ms_per_step": median,
         "ms_per_step_rounds": times,

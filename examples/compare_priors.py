@@ -2,9 +2,9 @@
 
 Both use the same pipeline, network, seed and budget; only the prior differs. Each is evaluated on
 the official test split with every metric of `tfp_audio_vae.evaluation.metrics`, through real audio
-(decoder -> Griffin-Lim -> waveform -> digit judge), beside the same figures for real test audio.
+(decoder -> Griffin-Lim -> waveform -> the judge), beside the same figures for real test audio.
 
-    python examples/compare_priors.py                 # the default run (12-25 minutes, 2 cores)
+    python examples/compare_priors.py                 # the default run (7-16 minutes, 2 cores)
     python examples/compare_priors.py --quick         # a smoke run (about 2 minutes)
     python examples/compare_priors.py --preset best   # 100 epochs: about 3x the time
     python examples/compare_priors.py --dataset sc09  # the same on SC09 (its own judge first)
@@ -13,14 +13,17 @@ Writes to ``--out`` (default ``runs/compare_priors``): ``results.md`` and ``resu
 table), ``figures/*.png``, ``wavs/<variant>/*.wav`` (reconstructions, unconditional samples, samples
 per digit) and one run folder per model (``standard/``, ``mixture/``: model, history, TensorBoard).
 
-On SC09 the models train on the official train list and are evaluated on the test list (at 8 kHz,
-the default network's rate), judged by a judge of the same architecture trained on SC09's train
-clips (`get_judge(records=...)`, cached by the file list's fingerprint).
+Each model is a run (`tfp_audio_vae.runs.Run`, its `RunSpec` in ``train.json``), so every command
+of ``tfp-audio-vae`` takes its folder and knows its data. On SC09 the models train on the official
+train list and are evaluated on the test list (at 8 kHz, the default network's rate), judged by a
+judge of the same architecture trained on SC09's train clips (`runs.judge_for`, cached by the file
+list's fingerprint).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -29,24 +32,32 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no start-up log lines
 
 import keras  # noqa: E402
 
 from tfp_audio_vae import defaults  # noqa: E402
-from tfp_audio_vae.data import fsdd, pipeline, sc09, speed  # noqa: E402
-from tfp_audio_vae.data.spectrogram import SpectrogramConfig  # noqa: E402
+from tfp_audio_vae.data import pipeline, speed  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
-from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
 from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
 from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
-from tfp_audio_vae.models.variants import build_vae  # noqa: E402
+from tfp_audio_vae.progress import printer, step  # noqa: E402
+from tfp_audio_vae.runs import Run, judge_for, training_data  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
 from tfp_audio_vae.synthesis.waveforms import write_wavs  # noqa: E402
-from tfp_audio_vae.training.fit import train  # noqa: E402
+from tfp_audio_vae.training.run_spec import (  # noqa: E402
+    DataSpec,
+    ModelSpec,
+    RunSpec,
+    TrainingSpec,
+)
+
+QUICK_CLIPS = 300  # --quick: train and test clips
 
 COLUMNS = [
     ("test -ELBO (nats)", ("likelihood", "neg_elbo"), "{:.0f}"),
@@ -149,6 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="which of the two to train: standard, mixture or both (comma-separated)",
     )
     parser.add_argument(
+        "--quiet", action="store_true", help="print only the results, no progress or epochs"
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run: 300 train and 300 test clips, 2 epochs, small figures",
@@ -156,20 +170,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return defaults.apply_preset(parser.parse_args(argv))
 
 
-def load_split(args: argparse.Namespace) -> tuple[str, Path, list, list, tuple[str, ...]]:
-    """(name, root, train records, test records, class names) of the chosen data set."""
-    if args.dataset == "sc09":
-        root = sc09.locate(args.sc09)
-        return (
-            "SC09",
-            root,
-            sc09.records(root, "train"),
-            sc09.records(root, "test"),
-            sc09.CLASS_NAMES,
-        )
-    root = fsdd.locate(args.fsdd)
-    names = tuple(str(d) for d in range(fsdd.NUM_DIGITS))
-    return "FSDD", root, fsdd.records(root, "train"), fsdd.records(root, "test"), names
+def run_spec(args: argparse.Namespace) -> RunSpec:
+    """The runs' common `RunSpec`: the data set, the network, the training budget and the seed
+    (the prior is set per model)."""
+    root = args.sc09 if args.dataset == "sc09" else args.fsdd
+    return RunSpec(
+        data=DataSpec(args.dataset, root, limit=QUICK_CLIPS if args.quick else None),
+        model=ModelSpec(
+            latent_dim=args.latent_dim,
+            components_per_class=args.components_per_class,
+            network=args.network,
+            decoder_scale=args.decoder_scale,
+        ),
+        training=TrainingSpec(
+            epochs=2 if args.quick else args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            lr_schedule=args.lr_schedule,
+            weight_decay=args.weight_decay,
+            speeds=args.speeds,
+            fit_prior_every=args.fit_prior_every,
+        ),
+        seed=args.seed,
+        preset=args.preset,
+    )
 
 
 def lookup(results: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -249,32 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"at_start": machine_record()}  # timings compare across machines only with this
     started = time.time()
     out = Path(args.out)
-    name, root, train_records, test_records, class_names = load_split(args)
-    epochs, k, n_samples = args.epochs, args.k, args.samples
+    say = printer(args.quiet)
+    spec = run_spec(args)
+    data = training_data(spec, cache_dir=args.cache_dir, say=say)  # shared by both models
+    splits, config = data.splits, data.config
+    test_records, class_names = splits.test, splits.class_names
+    epochs, k, n_samples = spec.training.epochs, args.k, args.samples
     if args.quick:
-        train_records, epochs, k, n_samples = pipeline.evenly_spaced(train_records, 300), 2, 10, 50
-        test_records = pipeline.evenly_spaced(test_records, 300)
-    print(f"{name} at {root}: {len(train_records)} train / {len(test_records)} test clips")
-
-    config = pipeline.fit_normalisation(train_records, SpectrogramConfig())
-    batches = {"config": config, "batch_size": args.batch_size}
-    train_data = pipeline.spectrogram_dataset(
-        train_records,
-        shuffle=True,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        speeds=args.speeds,
-        **batches,
-    )
-    test_data = pipeline.spectrogram_dataset(test_records, **batches)
-    test_waves, test_digits = pipeline.load_waveforms(test_records, config)
-    if args.dataset == "fsdd":
-        judge = get_judge(root, verbose=0)
-    else:  # SC09's own judge, trained on the clips the models train on
-        print(f"the {name} judge (trained on {len(train_records)} clips and cached on first use)")
-        judge = get_judge(
-            records=train_records, num_classes=len(class_names), epochs=2 if args.quick else 20
-        )
+        test_records, k, n_samples = pipeline.evenly_spaced(test_records, QUICK_CLIPS), 10, 50
+    if say:
+        say(f"{splits.name}: {len(splits.train)} train / {len(test_records)} test clips")
+    test_data = pipeline.spectrogram_dataset(test_records, config, batch_size=args.batch_size)
+    test_waves, test_labels = pipeline.load_waveforms(test_records, config)
+    verbose = 0 if args.quiet else 2
+    judge = judge_for(spec.data, splits, epochs=2 if args.quick else 20, verbose=verbose, say=say)
 
     results: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
@@ -283,64 +295,52 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--models takes standard, mixture or both, got {args.models!r}")
     variants = {"standard": "standard", "mixture": args.mixture}
     for label, variant in ((k, v) for k, v in variants.items() if k in chosen):
-        print(f"\n== {label} VAE ({variant} prior), {epochs} epochs")
+        if say:
+            say(f"\n== {label} VAE ({variant} prior), {epochs} epochs")
         tick = time.time()
-        model = build_vae(
-            config,
-            variant,
-            latent_dim=args.latent_dim,
-            seed=args.seed,
-            components_per_class=args.components_per_class,
-            class_names=class_names,
-            network=args.network,
-            decoder_scale=args.decoder_scale,
-        )
-        train(
-            model,
-            train_data,
-            out / label,
-            epochs=epochs,
-            validation_data=test_data,
-            learning_rate=args.learning_rate,
-            lr_schedule=args.lr_schedule,
-            weight_decay=args.weight_decay,
-            fit_prior_every=args.fit_prior_every if label == "mixture" else 0,
-            seed=args.seed,
-            verbose=2,
+        model_spec = dataclasses.replace(spec.model, prior=variant)
+        fit_prior_every = spec.training.fit_prior_every if label == "mixture" else 0
+        training = dataclasses.replace(spec.training, fit_prior_every=fit_prior_every)
+        model = Run(out / label).train(
+            dataclasses.replace(spec, model=model_spec, training=training),
+            data=data,
+            verbose=verbose,
         )
         timings[f"{label}_train_s"] = time.time() - tick
         tick = time.time()
-        class_means = class_mean_latents(model, train_data, num_classes=len(class_names))
+        class_means = class_mean_latents(model, data.train, num_classes=len(class_names))
         results[label] = evaluate(
             model,
             test_waves,
-            test_digits,
+            test_labels,
             judge,
             class_means=class_means,
             k=k,
             n_samples=n_samples,
             seed=args.seed,
+            say=say,
         )
         timings[f"{label}_evaluate_s"] = time.time() - tick
-        save_wavs(model, test_records, test_waves, label, out, args.seed)
-        plots.plot_model(
-            model,
-            test_data,
-            out / "figures",
-            history=out / label,
-            prefix=f"{label}_",
-            seed=args.seed,
-        )
-        for digit, word in enumerate(class_names):
-            waves = generation.generate(
-                model, 2, digits=[digit] * 2, class_means=class_means, seed=args.seed + digit
+        with step(say, f"WAVs and figures of the {label} VAE"):
+            save_wavs(model, test_records, test_waves, label, out, args.seed)
+            plots.plot_model(
+                model,
+                test_data,
+                out / "figures",
+                history=out / label,
+                prefix=f"{label}_",
+                seed=args.seed,
             )
-            write_wavs(
-                waves,
-                out / "wavs" / label,
-                [f"digit_{word}_{i}" for i in range(2)],
-                config.sample_rate,
-            )
+            for digit, word in enumerate(class_names):
+                waves = generation.generate(
+                    model, 2, labels=[digit] * 2, class_means=class_means, seed=args.seed + digit
+                )
+                write_wavs(
+                    waves,
+                    out / "wavs" / label,
+                    [f"digit_{word}_{i}" for i in range(2)],
+                    config.sample_rate,
+                )
 
     real = next(iter(results.values()))["real_audio"]
     rows = {"real test audio (ceiling)": ceiling_row(real), **results}
@@ -350,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     gflops = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
-        f"{name} test split ({len(test_records)} clips), {args.preset} preset: {epochs} epochs "
-        f"per model, latent size {args.latent_dim}, seed {args.seed}, IWAE k={k}, "
+        f"{splits.name} test split ({len(test_records)} clips), {args.preset} preset: "
+        f"{epochs} epochs per model, latent size {args.latent_dim}, seed {args.seed}, IWAE k={k}, "
         f"{n_samples} generated clips per figure, reconstructions refined "
         f"{defaults.REFINE_STEPS} steps. "
         f"Run {datetime.date.today()} on {machine['at_start']['cpu_model']} "

@@ -5,11 +5,15 @@ downloaded). Used by tests/test_explorer_browser.py and benchmarks/bench_explore
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,33 +28,77 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclasses.dataclass
+class Served:
+    """A running ``explore`` command: the page's URL as it printed it (with ``?token=`` unless it
+    runs with ``--no-token``), its process, and the lines it has printed so far."""
+
+    url: str
+    process: subprocess.Popen
+    output: list[str]
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT/``, with no token."""
+        return self.url.split("?", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(urllib.parse.urlsplit(self.url).port)
+
+    @property
+    def token(self) -> str | None:
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query).get("token", [None])[0]
+
+
+def open_url(url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> bytes:
+    """GETs ``url`` directly (never through a proxy) and returns the body."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as r:
+        return r.read()
+
+
 @contextlib.contextmanager
-def explorer_server(
+def explorer_process(
     model: Path, fsdd_root: Path, *args: str, env: dict | None = None, timeout: float = 180.0
-) -> Iterator[str]:
+) -> Iterator[Served]:
     """Runs ``tfp-audio-vae explore MODEL --no-browser ARGS`` (in ``env``) on a free 127.0.0.1
-    port; yields its URL once it answers, and stops it (SIGTERM, then SIGKILL after 10 s)."""
+    port; yields it once it has printed its URL and ``/api/info`` answers (asked with the token
+    from that URL), and stops it (SIGTERM, then SIGKILL after 10 s)."""
     port = free_port()
     command = shutil.which("tfp-audio-vae", path=str(Path(sys.executable).parent))
     argv = [command] if command else [sys.executable, "-m", "tfp_audio_vae.cli"]
     argv += ["explore", str(model), "--fsdd", str(fsdd_root), "--port", str(port), "--no-browser"]
     server = subprocess.Popen(
-        [*argv, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+        [*argv, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        errors="replace",
     )
-    url = f"http://127.0.0.1:{port}/"
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(server.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + timeout
         while True:
             if server.poll() is not None:
-                raise RuntimeError(f"explore exited: {server.stdout.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(url + "api/info", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"explore did not answer at {url} in {timeout} s") from None
-                time.sleep(0.5)
-        yield url
+                reader.join(timeout=5)
+                raise RuntimeError(f"explore exited: {''.join(output)[-2000:]}")
+            printed = [m for line in list(output) if (m := re.search(r"exploring at (\S+)", line))]
+            if printed:
+                served = Served(printed[0].group(1), server, output)
+                headers = {"X-Explorer-Token": served.token} if served.token else {}
+                try:
+                    open_url(served.base + "api/info", headers)
+                    break
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"explore did not answer on port {port} in {timeout} s")
+            time.sleep(0.5)
+        yield served
     finally:
         server.terminate()
         try:
@@ -58,7 +106,17 @@ def explorer_server(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        reader.join(timeout=10)
         server.stdout.close()
+
+
+@contextlib.contextmanager
+def explorer_server(
+    model: Path, fsdd_root: Path, *args: str, env: dict | None = None, timeout: float = 180.0
+) -> Iterator[str]:
+    """`explorer_process`, yielding only the page's URL (with its token): what a person opens."""
+    with explorer_process(model, fsdd_root, *args, env=env, timeout=timeout) as served:
+        yield served.url
 
 
 @contextlib.contextmanager

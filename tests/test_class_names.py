@@ -46,7 +46,7 @@ def test_class_names_are_saved_and_size_the_conditional_prior(named_model: Path)
 
 def test_class_names_must_fit_the_prior() -> None:
     with pytest.raises(ValueError, match="2 class names for a conditional prior of 10 classes"):
-        build_vae(TINY_CONFIG, "conditional", latent_dim=2, num_components=10,
+        build_vae(TINY_CONFIG, "conditional", latent_dim=2, num_classes=10,
                   class_names=["a", "b"])  # fmt: skip
     with pytest.raises(ValueError, match="distinct non-empty strings"):
         build_vae(TINY_CONFIG, "standard", latent_dim=2, class_names=["a", "a"])
@@ -133,7 +133,7 @@ def test_a_labelled_folder_trains_generates_and_is_judged_per_class(
     out = _command("evaluate", str(run), "--k", "2", "--samples", "6", env=env)
     assert "loading the judge of this data set (trained on its 18 training clips" in out
     metrics = json.loads((run / "metrics.json").read_text())
-    assert len(metrics["generation"]["conditional"]["per_digit_accuracy"]) == 3
+    assert len(metrics["generation"]["conditional"]["per_class_accuracy"]) == 3
     assert len(list((tmp_path / "cache" / "judge").glob("judge-*.keras"))) == 1
 
 

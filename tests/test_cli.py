@@ -62,7 +62,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_train_writes_a_complete_run_folder(run_dir):
     names = {p.name for p in run_dir.iterdir()}
     assert {"model.keras", "train.json", "history.csv", "logs", "checkpoints"} <= names
-    assert json.loads((run_dir / "train.json").read_text())["prior"] == "conditional"
+    assert json.loads((run_dir / "train.json").read_text())["model"]["prior"] == "conditional"
 
 
 @pytest.mark.slow

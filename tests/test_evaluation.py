@@ -209,7 +209,7 @@ def test_latents_at_the_conditional_components_are_assigned_to_their_digits(monk
     result = metrics.mixture_assignment(model, data)
     assert result["assignment"] == components.tolist()
     np.testing.assert_array_equal(result["confusion"], 3 * np.eye(10, dtype=int))
-    assert result["component_digit"] == list(range(10))
+    assert result["component_class"] == list(range(10))
     assert result["accuracy"] == 1.0 and result["label_accuracy"] == 1.0
     assert result["components_used"] == 10
 
@@ -230,7 +230,7 @@ def test_mixture_assignment_names_components_by_their_majority_digit(monkeypatch
         expected[k, (k + 3) % 10] = 3
     expected[0, 5] = 1
     np.testing.assert_array_equal(result["confusion"], expected)  # the -1 clip is not counted
-    assert result["component_digit"] == [(k + 3) % 10 for k in range(9)] + [-1]
+    assert result["component_class"] == [(k + 3) % 10 for k in range(9)] + [-1]
     assert result["accuracy"] == pytest.approx(27 / 28)  # every clip but the mistake
     assert result["components_used"] == 9
     assert "label_accuracy" not in result  # components of an unsupervised mixture have no digit
@@ -307,11 +307,11 @@ def test_generation_and_ceiling_figures_are_what_a_known_judge_gives(clips):
     for part in ("unconditional", "conditional"):
         assert result[part]["inception_score"] == pytest.approx(score)
         assert result[part]["frechet_distance"] == pytest.approx(2.25, abs=1e-9)
-        assert result[part]["digit_histogram"] == pytest.approx(histogram)
+        assert result[part]["class_histogram"] == pytest.approx(histogram)
     conditional = result["conditional"]
     assert conditional["route"] == "class-mean"
     assert conditional["accuracy"] == pytest.approx(0.9)  # digits asked: 0-9 twice
-    assert conditional["per_digit_accuracy"] == [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert conditional["per_class_accuracy"] == [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     assert (20, TINY_CONFIG.num_samples) in stub.calls  # the judge heard 20 generated clips
     no_route = metrics.generation_metrics(model, stub, waves, n=10, n_iter=2)
     assert no_route["conditional"] is None
@@ -320,7 +320,7 @@ def test_generation_and_ceiling_figures_are_what_a_known_judge_gives(clips):
     ceiling = metrics.real_audio_ceiling(stub, waves, digits)
     assert ceiling["accuracy"] == pytest.approx(0.9)
     assert ceiling["inception_score"] == pytest.approx(score)
-    assert ceiling["digit_histogram"] == pytest.approx(histogram)
+    assert ceiling["class_histogram"] == pytest.approx(histogram)
     assert ceiling["frechet_between"] == "test halves"
     assert ceiling["frechet_distance"] == pytest.approx(4.0, abs=1e-9)  # even vs odd clips
     across = metrics.real_audio_ceiling(stub, waves, digits, train_waves=waves[::-1])

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tfp_audio_vae import cli
+from tfp_audio_vae import cli, pretrained
 from tfp_audio_vae.data import fsdd
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.explorer.session import MAX_UPLOAD_BYTES, Explorer, fsdd_clips
+from tfp_audio_vae.explorer import session
+from tfp_audio_vae.explorer.session import MAX_UPLOAD_BYTES, Explorer, record_clips
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.variants import build_vae
 from tfp_audio_vae.synthesis.generation import interpolate_latents
@@ -25,13 +26,13 @@ CONFIG = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128
 
 @pytest.fixture(scope="module")
 def model():
-    return build_vae(CONFIG, "conditional", latent_dim=4, num_components=10, seed=0)
+    return build_vae(CONFIG, "conditional", latent_dim=4, num_classes=10, seed=0)
 
 
 @pytest.fixture
 def explorer(model, fsdd_root):
     records = fsdd.records(fsdd_root, "test")[::30]  # 10 clips, every digit
-    explorer = Explorer(model, fsdd_clips(model, records), n_iter=2, judge_problem="no judge")
+    explorer = Explorer(model, record_clips(model, records), n_iter=2, judge_problem="no judge")
     yield explorer
     explorer.close()
 
@@ -118,16 +119,62 @@ def test_uploads_join_the_map_and_bad_ones_fail_in_one_line_naming_the_file(expl
     assert len(explorer.clips) == 11
 
 
+def test_uploads_beyond_the_bound_drop_the_oldest_and_indices_stay(explorer, monkeypatch):
+    monkeypatch.setattr(session, "MAX_UPLOADS", 3)
+    hum = io.BytesIO()
+    sf.write(hum, np.sin(np.linspace(0, 200 * np.pi, 4000)) * 0.3, 8000, format="WAV")
+    answers = [explorer.upload(f"hum{i}.wav", hum.getvalue()) for i in range(5)]
+    assert [a["index"] for a in answers] == [10, 11, 12, 13, 14]
+    assert [a["dropped"] for a in answers] == [
+        [],
+        [],
+        [],
+        [{"index": 10, "name": "hum0.wav"}],
+        [{"index": 11, "name": "hum1.wav"}],
+    ]
+    held = [c["index"] for c in explorer.info()["clips"]]
+    assert held == [*range(10), 12, 13, 14] and len(explorer.clips) == 13
+    points = explorer.latent_map("pca")["points"]
+    assert [p["index"] for p in points] == held
+    assert [p["name"] for p in points[10:]] == ["hum2.wav", "hum3.wav", "hum4.wav"]
+    assert explorer.clip(13)["name"] == "hum3.wav" and explorer.clip(3)["index"] == 3
+    assert len(explorer.interpolate(0, 14, steps=2)) == 2
+    with pytest.raises(ValueError, match=r"^no clip 10: dropped to stay within 3 uploads$"):
+        explorer.clip(10)
+    with pytest.raises(ValueError, match=r"^no clip 15: there are 13$"):
+        explorer.clip(15)
+    assert not list(Path(explorer._uploads.name).iterdir())
+    one = session._nbytes(explorer.clips[-1])  # the bytes bound binds as well as the count
+    monkeypatch.setattr(session, "MAX_UPLOADS_HELD_BYTES", int(2.5 * one))
+    answer = explorer.upload("hum5.wav", hum.getvalue())
+    assert [d["index"] for d in answer["dropped"]] == [12, 13] and answer["index"] == 15
+    assert [c["index"] for c in explorer.info()["clips"]][10:] == [14, 15]
+
+
 def test_from_run_says_the_judge_is_unavailable_rather_than_training_one(
     model, fsdd_root, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("TFP_AUDIO_VAE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(pretrained, "NAMES", ())  # as if no judge were shipped either
     save_model(model, tmp_path / "run" / "model.keras")
     explorer = Explorer.from_run(tmp_path / "run", fsdd_root=fsdd_root, limit=4, n_iter=2)
     try:
         info = explorer.info()
-        assert info["judge"] is False and "no digit judge cached" in info["judge_problem"]
+        assert info["judge"] is False and "no FSDD judge cached" in info["judge_problem"]
         assert len(info["clips"]) == 4 and not (tmp_path / "empty-cache").exists()
+    finally:
+        explorer.close()
+
+
+def test_from_run_takes_the_judge_shipped_for_fsdd_when_none_is_cached(
+    model, fsdd_root, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TFP_AUDIO_VAE_CACHE", str(tmp_path / "empty-cache"))
+    save_model(model, tmp_path / "run" / "model.keras")
+    explorer = Explorer.from_run(tmp_path / "run", fsdd_root=fsdd_root, limit=2, n_iter=2)
+    try:
+        assert explorer.info()["judge"] is True and not (tmp_path / "empty-cache").exists()
+        assert explorer.clip(0)["reconstruction"]["verdict"]["digit"] in range(10)
     finally:
         explorer.close()
 

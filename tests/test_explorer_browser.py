@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from tests.explorer_page import (
     screenshot,
     wait_for,
 )
+from tfp_audio_vae.explorer.session import MAX_UPLOADS
 
 pytestmark = pytest.mark.slow
 CLIPS = 30
@@ -36,7 +39,7 @@ SECONDS = 8192 / 8000  # the default config's clip length
 @pytest.fixture(scope="module")
 def page(tmp_path_factory, fsdd_root):
     """The explorer page of a model trained by the real command (40 clips, 2 epochs), serving 30
-    test clips, with no judge cached; yields the selenium driver."""
+    test clips, with no judge cached (so FSDD's shipped one judges); yields the selenium driver."""
     for program in (CHROMIUM, CHROMEDRIVER):
         if not shutil.which(program):
             pytest.fail(f"{program} is missing: apt-get install chromium chromium-driver")
@@ -57,11 +60,13 @@ def page(tmp_path_factory, fsdd_root):
         yield driver
 
 
-def test_the_page_opens_on_the_map_with_the_prior_and_says_the_judge_is_missing(page):
+def test_the_page_opens_on_the_map_with_the_prior_and_the_shipped_judge(page):
     assert len(page.find_elements("css selector", "#map circle.point")) == CLIPS
     assert len(page.find_elements("css selector", "#map ellipse")) > 0  # the prior's components
-    assert "judge unavailable" in page.find_element("id", "judge-info").text
+    assert page.find_element("id", "judge-info").text == "judge: available"  # FSDD's, shipped
     assert page.find_element("id", "error").get_attribute("hidden") is not None
+    # opened with the token the command printed; the page's script cannot read it (HttpOnly)
+    assert "?token=" in page.current_url and page.execute_script("return document.cookie") == ""
 
 
 def test_clicking_a_point_plays_the_clip_and_its_reconstruction(page):
@@ -145,3 +150,36 @@ def test_screenshot_of_the_page(page, tmp_path):
     png = path.read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 10_000
     assert len(page.find_elements("css selector", "#samples audio")) == 4
+
+
+def test_uploads_past_the_bound_drop_the_oldest_with_a_line_on_the_page(page, fsdd_root):
+    """Runs last: fills the uploads up with the token over plain HTTP, then uploads one more on
+    the page, which says which upload it dropped and keeps the map and the choices in step."""
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["token"][0]
+    base = page.current_url.split("?", 1)[0]
+    stars = "document.querySelectorAll('#map text.upload')"
+    held = page.execute_script(f"return {stars}.length;")
+    oldest = page.execute_script(f"return {stars}[0].textContent.slice(1);")  # after the ★
+    recording = sorted((fsdd_root / "recordings").glob("3_*_5.wav"))[0]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for _ in range(MAX_UPLOADS - held):
+        request = urllib.request.Request(
+            base + "api/upload",
+            data=recording.read_bytes(),
+            headers={
+                "X-Explorer-Token": token,
+                "Content-Type": "application/octet-stream",
+                "X-Filename": "filler.wav",
+            },
+        )
+        with opener.open(request, timeout=60) as response:
+            assert response.status == 200
+    page.find_element("id", "upload-file").send_keys(str(recording))
+    note = wait_for(
+        page, "(e => !e.hidden && e.textContent)(document.getElementById('upload-note'))"
+    )
+    assert note == f"dropped the oldest upload, {oldest}, to stay within {MAX_UPLOADS} uploads"
+    wait_for(page, f"{stars}.length === {MAX_UPLOADS}")
+    wait_for(page, f"{stars}[{MAX_UPLOADS - 1}].textContent.includes('{recording.name}')")
+    options = page.execute_script("return document.querySelectorAll('#interp-a option').length;")
+    assert options == CLIPS + MAX_UPLOADS

@@ -24,13 +24,13 @@ def test_prior_samples_are_waveforms_repeatable_by_seed():
 def test_digit_routes_need_what_they_use():
     standard = build_vae(TINY_CONFIG, "standard", latent_dim=4)
     with pytest.raises(ValueError, match="conditional prior"):
-        generation.sample_latents(standard, 2, digits=[0, 1], method="prior")
+        generation.sample_latents(standard, 2, labels=[0, 1], method="prior")
     with pytest.raises(ValueError, match="class_means"):
-        generation.sample_latents(standard, 2, digits=[0, 1])  # auto -> class-mean, none given
-    with pytest.raises(ValueError, match="2 digits for 3"):
-        generation.sample_latents(standard, 3, digits=[0, 1])
+        generation.sample_latents(standard, 2, labels=[0, 1])  # auto -> class-mean, none given
+    with pytest.raises(ValueError, match="2 labels for 3"):
+        generation.sample_latents(standard, 3, labels=[0, 1])
     conditional = build_vae(TINY_CONFIG, "conditional", latent_dim=4, components_per_class=1)
-    z = generation.sample_latents(conditional, 4, digits=[0, 1, 2, 3], temperature=1e-6)
+    z = generation.sample_latents(conditional, 4, labels=[0, 1, 2, 3], temperature=1e-6)
     np.testing.assert_allclose(z.numpy(), conditional.prior.means.numpy()[:4], atol=1e-4)
 
 
@@ -52,11 +52,11 @@ def test_class_means_give_one_latent_per_digit_and_noise_free_samples_decode_the
     assert np.all(class_means.spread > 0)
     digits = [7, 7]
     exact = generation.generate(
-        model, 2, digits=digits, class_means=class_means, noise=0.0, n_iter=2
+        model, 2, labels=digits, class_means=class_means, noise=0.0, n_iter=2
     )
     at_the_mean = decode_waveforms(model, class_means.mean[digits], n_iter=2)
     np.testing.assert_allclose(exact, at_the_mean, rtol=1e-5, atol=1e-4)
-    varied = generation.generate(model, 2, digits=digits, class_means=class_means, n_iter=2)
+    varied = generation.generate(model, 2, labels=digits, class_means=class_means, n_iter=2)
     assert not np.allclose(varied[0], varied[1])
     with pytest.raises(ValueError, match=r"no clip of class\(es\) \[5, 6, 7, 8, 9\]"):
         class_mean_latents(model, random_batches(n=5), num_classes=10)

@@ -1,4 +1,4 @@
-"""The digit judge: its log-mel front end, augmentation, training, caching and safe loading."""
+"""The judge: its log-mel front end, augmentation, training, caching and safe loading."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tfp_audio_vae.data import fsdd
 from tfp_audio_vae.data.folders import FolderRecord
 from tfp_audio_vae.data.pipeline import load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.evaluation import judge as judge_module
 from tfp_audio_vae.evaluation.judge import (
     JUDGE_VERSION,
     Judge,
@@ -26,6 +25,8 @@ from tfp_audio_vae.evaluation.judge import (
     save_judge,
     train_judge,
 )
+from tfp_audio_vae.evaluation.judge import __main__ as judge_command
+from tfp_audio_vae.evaluation.judge import cache as judge_cache
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_judge_trims_or_pads_other_lengths():
 def test_training_refuses_bad_labels():
     with pytest.raises(ValueError, match="0-9"):
         train_judge(np.zeros([4, 2048], np.float32), np.array([0, 1, 2, 10]), epochs=1)
-    with pytest.raises(ValueError, match="digits"):
+    with pytest.raises(ValueError, match="labels"):
         train_judge(np.zeros([4, 2048], np.float32), np.array([0, 1]), epochs=1)
 
 
@@ -129,7 +130,7 @@ def test_get_judge_loads_the_cached_judge_and_refuses_to_train_when_told(cache, 
     def no_training(*args, **kwargs):
         raise AssertionError("a cached judge must not be retrained")
 
-    monkeypatch.setattr(judge_module, "train_judge", no_training)
+    monkeypatch.setattr(judge_cache, "train_judge", no_training)
     judge = get_judge(train_if_missing=False)
     x = tf.random.stateless_normal([2, 2048], seed=[0, 1]).numpy()
     np.testing.assert_allclose(judge.predict_proba(x), Judge(model).predict_proba(x), atol=1e-6)
@@ -150,8 +151,8 @@ def test_command_line_trains_caches_and_reports_accuracy(fsdd_root, cache, capsy
         trained.append(train_judge(*args, **kwargs))
         return trained[-1]
 
-    monkeypatch.setattr(judge_module, "train_judge", keep)
-    judge_module.main(["--fsdd", str(fsdd_root), "--epochs", "1"])
+    monkeypatch.setattr(judge_command, "train_judge", keep)
+    judge_command.main(["--fsdd", str(fsdd_root), "--epochs", "1"])
     assert len(trained) == 1
 
     cached = load_judge(judge_path())  # safe mode
@@ -186,7 +187,7 @@ def test_another_data_sets_judge_is_trained_on_its_records_and_cached_by_fingerp
     def no_training(*args, **kwargs):
         raise AssertionError("a cached judge must not be retrained")
 
-    monkeypatch.setattr(judge_module, "train_judge", no_training)
+    monkeypatch.setattr(judge_cache, "train_judge", no_training)
     assert get_judge(records=records, train_if_missing=False).num_classes == 3
     with pytest.raises(FileNotFoundError, match="no judge of these records cached at .*=True"):
         get_judge(records=records[1:], train_if_missing=False)

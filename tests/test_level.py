@@ -1,4 +1,4 @@
-"""The output level's calibration (`synthesis.level`): the smearing estimate of the power that the
+"""The output level's calibration (`models.level`): the smearing estimate of the power that the
 residuals add, how the ``"power"`` statistic uses it, and that a trained model carries it."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import tensorflow_probability as tfp
 from tests.helpers import TINY_CONFIG, random_batches
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.decoders import Conv1DDecoder
+from tfp_audio_vae.models.level import calibrate_level
 from tfp_audio_vae.models.saving import load_model, save_model
 from tfp_audio_vae.models.variants import build_vae
-from tfp_audio_vae.synthesis.level import calibrate_level
 from tfp_audio_vae.synthesis.waveforms import audible, audible_spectrogram
 from tfp_audio_vae.training.fit import train
 

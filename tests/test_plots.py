@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import TINY_CONFIG, random_batches
-from tfp_audio_vae.evaluation import plots
+from tfp_audio_vae.evaluation import latent_geometry, plots
 from tfp_audio_vae.models.latents import encode_dataset
 from tfp_audio_vae.models.priors import StandardNormalPrior
 from tfp_audio_vae.models.variants import build_vae
@@ -134,7 +134,7 @@ def test_pca_recovers_points_on_a_known_plane():
     coords = np.linalg.qr(centred)[0] * [30.0, 10.0]  # [n, 2]
     basis, _ = np.linalg.qr(rng.normal(size=(6, 2)))  # [6, 2], orthonormal columns
     x = coords @ basis.T + 5.0  # [n, 6], on a plane offset from the origin
-    pca = plots._pca(x)
+    pca = latent_geometry.fit_pca(x)
     projected = pca.transform(x)  # [n, 2]
     signs = np.sign(np.sum(projected * coords, axis=0))
     np.testing.assert_allclose(projected * signs, coords, atol=1e-8)
@@ -143,7 +143,9 @@ def test_pca_recovers_points_on_a_known_plane():
     variances = rng.uniform(0.5, 2.0, size=(3, 6))
     w = pca.components_  # [2, 6]
     expected = np.stack([w @ np.diag(v) @ w.T for v in variances])
-    np.testing.assert_allclose(plots._projected_covariances(pca, variances), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        latent_geometry.projected_covariances(pca, variances), expected, rtol=1e-12
+    )
 
 
 def two_blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -59,3 +59,17 @@ def test_the_example_takes_the_same_presets(argv, expected):
         "epochs": defaults.EPOCHS,
         "latent_dim": defaults.LATENT_DIM,
     }
+
+
+def test_the_command_line_and_the_library_describe_the_same_default_run(trained_with):
+    from tfp_audio_vae.training.run_spec import DataSpec, RunSpec
+
+    assert cli._spec(trained_with()) == RunSpec(data=DataSpec("fsdd"))
+
+
+def test_the_command_line_and_the_library_describe_the_same_best_run(trained_with):
+    from tfp_audio_vae.training.run_spec import DataSpec, RunSpec
+
+    best = cli._spec(trained_with("--preset", "best"))
+    assert best == RunSpec.from_preset("best", data=DataSpec("fsdd"))
+    assert best.training.epochs == defaults.PRESETS["best"]["epochs"]

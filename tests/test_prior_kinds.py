@@ -173,7 +173,7 @@ def _unlabelled(n: int = 16) -> tf.data.Dataset:
 def test_settings_that_cannot_work_are_refused_before_any_training(
     variant, data, settings, message, tmp_path
 ):
-    model = build_vae(TINY_CONFIG, variant, latent_dim=4, num_components=10)
+    model = build_vae(TINY_CONFIG, variant, latent_dim=4, num_classes=10)
     batches = _unlabelled().batch(8) if data == "unlabelled" else random_batches(n=16)
     before = [w.numpy().copy() for w in model.trainable_weights]
     with pytest.raises(ValueError, match=message):
@@ -185,6 +185,6 @@ def test_settings_that_cannot_work_are_refused_before_any_training(
 
 
 def test_labels_outside_a_conditional_priors_classes_are_refused(tmp_path):
-    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, num_components=5)
+    model = build_vae(TINY_CONFIG, "conditional", latent_dim=4, num_classes=5)
     with pytest.raises(ValueError, match=r"labels run up to 9, but .* has 5 classes \(0-4\)"):
         train(model, random_batches(n=16), tmp_path / "run", epochs=1, verbose=0)

@@ -361,8 +361,8 @@ def test_a_checkpoint_cut_by_a_file_size_limit_ends_in_one_line_and_leaves_no_te
     assert_one_line_error(cut, str(run / "checkpoints"), "File too large")
     assert not list(run.rglob("*_temp*")) and not list(run.rglob(".tmp-*"))
     assert not (run / "model.keras").exists() and not (run / ".lock").exists()
-    assert json.loads((run / "train.json").read_text())["latent_dim"] == 2
+    assert json.loads((run / "train.json").read_text())["model"]["latent_dim"] == 2
     retry = tfp_audio_vae("train", "--run-dir", run, *_train_args(fsdd_root, 1), "--beta", "0.5")
     assert retry.returncode == 0, retry.stderr[-2000:]
-    assert json.loads((run / "train.json").read_text())["beta"] == 0.5
+    assert json.loads((run / "train.json").read_text())["model"]["beta"] == 0.5
     assert _history_epochs(run) == [0] and not list(run.rglob("*_temp*"))

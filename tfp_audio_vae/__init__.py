@@ -20,10 +20,10 @@ _EXPORTS = {
     "spectrogram_dataset": "tfp_audio_vae.data.pipeline",
     # models
     "VAE": "tfp_audio_vae.models.vae",
-    "ConvDecoder": "tfp_audio_vae.models.decoders",
-    "ConvEncoder": "tfp_audio_vae.models.encoders",
     "Conv1DDecoder": "tfp_audio_vae.models.decoders",
     "Conv1DEncoder": "tfp_audio_vae.models.encoders",
+    "Conv2DDecoder": "tfp_audio_vae.models.decoders",
+    "Conv2DEncoder": "tfp_audio_vae.models.encoders",
     "MixtureOfGaussiansPrior": "tfp_audio_vae.models.priors",
     "Prior": "tfp_audio_vae.models.priors",
     "StandardNormalPrior": "tfp_audio_vae.models.priors",
@@ -34,8 +34,13 @@ _EXPORTS = {
     "refine_latents": "tfp_audio_vae.models.latents",
     "load_model": "tfp_audio_vae.models.saving",
     "save_model": "tfp_audio_vae.models.saving",
-    # training
+    # training and runs
     "train": "tfp_audio_vae.training.fit",
+    "DataSpec": "tfp_audio_vae.training.run_spec",
+    "ModelSpec": "tfp_audio_vae.training.run_spec",
+    "RunSpec": "tfp_audio_vae.training.run_spec",
+    "TrainingSpec": "tfp_audio_vae.training.run_spec",
+    "Run": "tfp_audio_vae.runs",
     # synthesis
     "generate": "tfp_audio_vae.synthesis.generation",
     "interpolate": "tfp_audio_vae.synthesis.generation",
@@ -47,8 +52,16 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+_RENAMED = {"ConvDecoder": "Conv2DDecoder", "ConvEncoder": "Conv2DEncoder"}
+"""Old names served, with a `DeprecationWarning`, until 0.3 (not in ``__all__``)."""
+
 
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        from tfp_audio_vae.deprecation import warn
+
+        warn(name, _RENAMED[name])
+        name = _RENAMED[name]
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tfp_audio_vae' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,9 +1,12 @@
 """The `tfp-audio-vae` command: one sub-command per job, each with its own ``--help``.
 
-A run folder (``--run-dir``) holds one trained model and everything made from it::
+Argument parsing and short commands over the library: a run folder (``--run-dir``) is a
+`tfp_audio_vae.runs.Run`, which trains into it, records its `RunSpec` and gives back its model,
+data and judge; it holds one trained model and everything made from it::
 
     runs/NAME/model.keras     the model, its spectrogram config and normalisation inside
-    runs/NAME/train.json      the training arguments (so the same command resumes)
+    runs/NAME/train.json      the run's RunSpec (so the same command resumes, and every command
+                              knows the model's data)
     runs/NAME/history.csv     metrics per epoch; runs/NAME/logs/ for TensorBoard
     runs/NAME/checkpoints/    resumable training state
     runs/NAME/samples/ ...    WAVs written by generate / reconstruct / interpolate
@@ -21,20 +24,21 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-# Set before TensorFlow is imported; a user who asks for info (0) or warnings (1) gets them.
-_TF_LOGS_WANTED = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2").strip() in ("0", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Set before TensorFlow is imported (`quiet.QUIET_LEVEL`); a user who asks for info (0) or
+# warnings (1) gets them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tfp_audio_vae import defaults  # noqa: E402  (no TensorFlow: keeps --help fast)
 from tfp_audio_vae.data.speed import parse_speeds  # noqa: E402  (no TensorFlow either)
+from tfp_audio_vae.progress import printer, step  # noqa: E402  (no TensorFlow either)
+from tfp_audio_vae.quiet import quiet_tensorflow  # noqa: E402  (imports it, quietly, when called)
 from tfp_audio_vae.training.cluster import STRATEGIES  # noqa: E402  (no TensorFlow either)
 
 PROG = "tfp-audio-vae"
@@ -50,13 +54,24 @@ class CommandError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _model_path(run_or_model: str) -> Path:
+def _model_ref(run_or_model: str) -> str:
+    """``run_or_model`` as the library takes it, checked: a run folder or a ``.keras`` file that
+    holds a model, or a model shipped with the package (``pretrained:fsdd``, or plain ``fsdd``
+    where no such path exists)."""
+    from tfp_audio_vae import pretrained
+
     path = Path(run_or_model)
-    if path.is_dir():
-        path = path / "model.keras"
-    if not path.is_file():
-        raise CommandError(f"{path}: no model here (train one with '{PROG} train')")
-    return path
+    name = run_or_model.removeprefix(pretrained.PREFIX)
+    if pretrained.is_pretrained(run_or_model) or (name in pretrained.NAMES and not path.exists()):
+        pretrained.folder(name)  # an unknown name, or a changed file: one line
+        return pretrained.PREFIX + name
+    model = path / "model.keras" if path.is_dir() else path
+    if not model.is_file():
+        raise CommandError(
+            f"{model}: no model here (train one with '{PROG} train', or use a pretrained one: "
+            f"{', '.join(pretrained.NAMES)})"
+        )
+    return run_or_model
 
 
 def _import_user_code(sources: Sequence[str]) -> None:
@@ -89,13 +104,12 @@ def _import_user_code(sources: Sequence[str]) -> None:
 def _load(run_or_model: str):
     from tfp_audio_vae.models.saving import load_model
 
-    return load_model(_model_path(run_or_model))
+    return load_model(_model_ref(run_or_model))
 
 
 def _out_dir(args: argparse.Namespace, default: str) -> Path:
-    if args.out:
-        return Path(args.out)
-    return Path(args.model if Path(args.model).is_dir() else Path(args.model).parent) / default
+    """``--out``, else ``default`` in the run's outputs folder (`Run.outputs`)."""
+    return Path(args.out) if args.out else _run(args).outputs / default
 
 
 def _write(waves, folder: Path, names: list[str], model) -> None:
@@ -167,179 +181,69 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"FSDD {fsdd.FSDD_VERSION} ready at {root}")
 
 
-def _splits(args: argparse.Namespace) -> tuple[list, list, list, tuple[str, ...] | None]:
-    """(train, validation, test, class names) of the data ``args`` name: a --data folder
-    (`folders.read_folder`: classes from its sub-folders, ``None`` for a flat folder; its held-out
-    clips validate and test), SC09's official lists (classes "zero".."nine"), or FSDD's split
-    (classes "0".."9"; its test takes validate)."""
-    from tfp_audio_vae.data import folders, fsdd, sc09
+def _run(args: argparse.Namespace):
+    """The `runs.Run` of ``args.model`` (`_model_ref`), which must hold a model."""
+    from tfp_audio_vae.runs import Run
+
+    return Run.at(_model_ref(args.model))
+
+
+def _data(args: argparse.Namespace):
+    """The `DataSpec` of the data ``args.model`` was trained on (`Run.data`: its train.json;
+    FSDD at ``--fsdd`` when given)."""
+    return _run(args).data(args.fsdd)
+
+
+def _spec(args: argparse.Namespace):
+    """The `RunSpec` that ``train``'s options describe."""
+    from tfp_audio_vae.training.run_spec import DataSpec, ModelSpec, RunSpec, TrainingSpec
 
     if args.data:
-        data = folders.read_folder(args.data)
-        return data.train, data.test, data.test, data.class_names or None
-    if args.dataset == "sc09":
-        root = sc09.locate(args.sc09)
-        train, validation, test = (sc09.records(root, s) for s in ("train", "validation", "test"))
-        return train, validation, test, sc09.CLASS_NAMES
-    root = fsdd.locate(args.fsdd)
-    test = fsdd.records(root, "test")
-    return fsdd.records(root, "train"), test, test, tuple(str(d) for d in range(fsdd.NUM_DIGITS))
-
-
-def _training_files(args: argparse.Namespace) -> tuple[list, list, tuple[str, ...] | None]:
-    """(train, validation, class names) of `_splits`, at most ``--limit`` training files."""
-    from tfp_audio_vae.data.pipeline import evenly_spaced
-
-    train, val, _, names = _splits(args)
-    limit = args.limit
-    return evenly_spaced(train, limit), evenly_spaced(val, limit and max(1, limit // 9)), names
-
-
-def _run_data(args: argparse.Namespace) -> argparse.Namespace:
-    """The data a model was trained on, as `_splits` takes it: what its run folder's train.json
-    names; FSDD for a bare .keras file, or when ``--fsdd`` is given."""
-    saved = _model_path(args.model).parent / "train.json"
-    settings = {"data": None, "dataset": "fsdd", "sc09": None, "limit": None}
-    if saved.is_file() and not args.fsdd:
-        try:
-            before = json.loads(saved.read_text())
-        except (ValueError, UnicodeDecodeError):
-            raise CommandError(f"{saved}: damaged (not JSON)") from None
-        settings.update({k: before[k] for k in settings if k in before})
-    return argparse.Namespace(**settings, fsdd=args.fsdd)
-
-
-# Settings that may change between a run and its resumption (the run folder is the run itself:
-# the same folder spelled another way, moved or copied, resumes).
-_RESUMABLE = {"func", "command", "epochs", "force", "quiet", "run_dir", "cache_dir", "strategy"}
-_PATH_SETTINGS = {"data", "fsdd", "sc09"}  # compared as resolved paths
-
-
-def _same_setting(name: str, before, now) -> bool:
-    if name in _PATH_SETTINGS and before and now:
-        return Path(before).resolve() == Path(now).resolve()
-    return before == json.loads(json.dumps(now))  # as train.json holds it: tuples are lists
+        data = DataSpec("folder", args.data, args.limit, args.skip_bad_files)
+    else:
+        root = args.sc09 if args.dataset == "sc09" else args.fsdd
+        data = DataSpec(args.dataset, root, args.limit, args.skip_bad_files)
+    model = ModelSpec(
+        prior=args.prior,
+        latent_dim=args.latent_dim,
+        components=args.components,
+        components_per_class=args.components_per_class,
+        network=args.network,
+        decoder_scale=args.decoder_scale,
+        beta=args.beta,
+        warmup_steps=args.warmup_steps,
+        free_nats=args.free_nats,
+        imports=tuple(args.imports),
+    )
+    training = TrainingSpec(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
+        weight_decay=args.weight_decay,
+        speeds=tuple(args.speeds),
+        fit_prior_every=args.fit_prior_every,
+        cache=args.cache,
+    )
+    return RunSpec(data=data, model=model, training=training, seed=args.seed, preset=args.preset)
 
 
 def cmd_train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
     """``train``, under ``strategy`` (made by `main` with TensorFlow's first op: `--strategy`)."""
     from tfp_audio_vae.files import folder_lock
+    from tfp_audio_vae.runs import Run
     from tfp_audio_vae.training.distribute import is_chief
 
+    run = Run(args.run_dir)
+    verbose = 2 if args.quiet else "auto"
+    options = {"strategy": strategy, "force": args.force, "cache_dir": args.cache_dir}
+    options["say"] = printer(args.quiet)
     if not is_chief(strategy):  # another worker of a cluster: the chief holds the folder
-        _train(args, strategy)
+        run.train(_spec(args), verbose=verbose, **options)
         return
     with folder_lock(args.run_dir):  # one train at a time per run folder
-        _train(args, strategy)
-
-
-def _train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
-    from tfp_audio_vae.data import pipeline
-    from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-    from tfp_audio_vae.files import atomic_output
-    from tfp_audio_vae.models.variants import build_vae
-    from tfp_audio_vae.training.distribute import is_chief
-    from tfp_audio_vae.training.fit import check_training_setup, refit_period, train
-
-    run_dir = Path(args.run_dir)
-    settings = {k: v for k, v in vars(args).items() if k not in _RESUMABLE}
-    saved = run_dir / "train.json"
-    # A run that never finished an epoch has no checkpoint: a retry may change its settings.
-    finished_an_epoch = (run_dir / "checkpoints" / "checkpoint").is_file()
-    if saved.is_file() and finished_an_epoch:
-        try:
-            before = json.loads(saved.read_text())
-        except (ValueError, UnicodeDecodeError):
-            raise CommandError(f"{saved}: damaged (not JSON); --force replaces it") from None
-        # an option newer than the run (absent from its train.json) keeps the old behaviour
-        changed = {
-            k for k in settings if k in before and not _same_setting(k, before[k], settings[k])
-        }
-        if changed and not args.force:
-            raise CommandError(
-                f"{run_dir} was trained with other settings ({', '.join(sorted(changed))}): "
-                "use a new --run-dir, or --force to continue anyway"
-            )
-    train_files, val_files, class_names = _training_files(args)
-    on_error = "skip" if args.skip_bad_files else "raise"
-    base = SpectrogramConfig()
-    if args.skip_bad_files:
-        for error in pipeline.validate_files([*train_files, *val_files], base):
-            print(f"skipped {error}", file=sys.stderr)
-    config = pipeline.fit_normalisation(train_files, base, on_error=on_error)
-    batches = {"config": config, "batch_size": args.batch_size, "on_error": on_error}
-    train_data = pipeline.spectrogram_dataset(
-        train_files,
-        shuffle=True,
-        seed=args.seed,
-        cache=args.cache,
-        cache_dir=args.cache_dir,
-        speeds=args.speeds,
-        **batches,
-    )
-    val_data = pipeline.spectrogram_dataset(val_files, **batches) if val_files else None
-    with strategy.scope():
-        model = build_vae(
-            config,
-            _prior(args),
-            latent_dim=args.latent_dim,
-            num_components=args.components,
-            components_per_class=args.components_per_class,
-            class_names=class_names,
-            network=args.network,
-            decoder_scale=args.decoder_scale,
-            seed=args.seed,
-            beta=args.beta,
-            warmup_steps=args.warmup_steps,
-            free_nats=args.free_nats,
-        )
-    fit_prior_every = refit_period(model, args.fit_prior_every)
-    # refuse what cannot work (e.g. unlabelled files for a conditional prior) before writing
-    check_training_setup(model, train_data, args.epochs, args.learning_rate, fit_prior_every)
-    if is_chief(strategy):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_output(saved) as tmp:
-            tmp.write_text(json.dumps({**settings, "run_dir": args.run_dir}, indent=2))
-    train(
-        model,
-        train_data,
-        run_dir,
-        epochs=args.epochs,
-        validation_data=val_data,
-        learning_rate=args.learning_rate,
-        lr_schedule=args.lr_schedule,
-        weight_decay=args.weight_decay,
-        fit_prior_every=fit_prior_every,
-        seed=args.seed,
-        verbose=2 if args.quiet else "auto",
-    )
-    if is_chief(strategy):
-        print(f"model saved to {run_dir / 'model.keras'}")
-
-
-def _prior(args: argparse.Namespace):
-    """``--prior``: a variant name, or a user's `Prior` subclass (from ``--import``) by class name,
-    built with ``--latent-dim`` (and ``--seed`` where it takes one)."""
-    import inspect
-
-    from tfp_audio_vae.models.priors import Prior
-    from tfp_audio_vae.models.variants import VARIANTS
-
-    if args.prior in VARIANTS:
-        return args.prior
-    found, todo = {}, [Prior]
-    while todo:
-        for cls in todo.pop().__subclasses__():
-            found[cls.__name__] = cls
-            todo.append(cls)
-    cls = found.get(args.prior)
-    if cls is None:
-        raise CommandError(
-            f"--prior {args.prior}: not one of {', '.join(VARIANTS)}, nor a Prior subclass "
-            "defined by an --import module"
-        )
-    takes_seed = "seed" in inspect.signature(cls).parameters
-    return cls(args.latent_dim, **({"seed": args.seed} if takes_seed else {}))
+        run.train(_spec(args), verbose=verbose, **options)
+    print(f"model saved to {run.model_path}")
 
 
 def _asked_classes(model, args: argparse.Namespace) -> tuple[list[int], list[str]] | None:
@@ -387,7 +291,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         waves = generation.generate(
             model,
             count,
-            digits=None if labels is None else labels[start : start + count],
+            labels=None if labels is None else labels[start : start + count],
             method=method,
             class_means=class_means,
             temperature=args.temperature,
@@ -399,19 +303,21 @@ def cmd_generate(args: argparse.Namespace) -> None:
             for i in range(start, start + count)
         ]
         written += len(set(write_wavs(waves, folder, files, model.spectrogram_config.sample_rate)))
+        if args.n > GENERATE_BATCH:  # long work talks: each batch as it lands
+            print(f"{start + count} of {args.n} clips written to {folder}", flush=True)
     print(f"wrote {written} WAV files to {folder}")
 
 
-def _class_means(model, args: argparse.Namespace):
-    """Each class's mean latent over the model's training data (`_run_data`)."""
+def _class_means(model, args: argparse.Namespace, splits=None):
+    """Each class's mean latent over the model's training data (``splits``, else `_data`'s)."""
     from tfp_audio_vae.data import pipeline
     from tfp_audio_vae.models.latents import class_mean_latents
 
-    records, _, names = _training_files(_run_data(args))
-    if names is None:
+    splits = splits or _data(args).splits()
+    if splits.class_names is None:
         raise CommandError(f"{args.model}: the model's training data has no classes")
-    data = pipeline.spectrogram_dataset(records, model.spectrogram_config, cache="none")
-    return class_mean_latents(model, data, num_classes=len(model.class_names or names))
+    data = pipeline.spectrogram_dataset(splits.train, model.spectrogram_config, cache="none")
+    return class_mean_latents(model, data, num_classes=len(model.class_names or splits.class_names))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -454,47 +360,49 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     _write(waves, _out_dir(args, "interpolations"), names, model)
 
 
-def _test_split(model, args: argparse.Namespace):
-    """(train records, class names, test waveforms, labels, batched test spectrograms) of the
-    model's data (`_run_data`), at most ``--limit`` test clips."""
+def _test_split(model, splits, limit: int | None):
+    """(test waveforms, labels, batched test spectrograms) of ``splits``, at most ``limit``
+    test clips."""
     from tfp_audio_vae.data import pipeline
 
-    train, _, test, names = _splits(_run_data(args))
-    records = pipeline.evenly_spaced(test, args.limit)
+    records = pipeline.evenly_spaced(splits.test, limit)
     waves, labels = pipeline.load_waveforms(records, model.spectrogram_config)
     data = pipeline.spectrogram_dataset(records, model.spectrogram_config)
-    return train, names, waves, labels, data
+    return waves, labels, data
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from tfp_audio_vae.evaluation.judge import get_judge
     from tfp_audio_vae.evaluation.metrics import evaluate
     from tfp_audio_vae.files import atomic_output
+    from tfp_audio_vae.runs import judge_for
 
     model = _load(args.model)
-    settings = _run_data(args)
-    train, names, waves, digits, _ = _test_split(model, args)
-    if names is None:
+    data = _data(args)
+    splits = data.splits()
+    if splits.class_names is None:
         raise CommandError(f"{args.model}: evaluate needs labelled data for its judge")
-    if settings.data or settings.dataset != "fsdd":
-        print(f"loading the judge of this data set (trained on its {len(train)} training clips "
-              "and cached on first use)")  # fmt: skip
-        judge = get_judge(records=train, num_classes=len(names), verbose=1)
-    else:
-        print("loading the digit judge (trained on the FSDD train split and cached on first use)")
-        judge = get_judge(args.fsdd, verbose=1)
-    print(f"evaluating on {len(waves)} test clips (IWAE k={args.k}, {args.samples} samples)")
+    waves, labels, _ = _test_split(model, splits, args.limit)
+    say = printer(args.quiet)
+    if say and data.dataset != "fsdd":
+        say(f"loading the judge of this data set (trained on its {len(splits.all_train)} "
+            "training clips and cached on first use)")  # fmt: skip
+    elif say:
+        say("loading FSDD's judge (trained on the FSDD train split and cached on first use)")
+    judge = judge_for(data, splits, verbose=0 if args.quiet else 2, say=say)
+    if say:
+        say(f"evaluating on {len(waves)} test clips (IWAE k={args.k}, {args.samples} samples)")
     results = evaluate(
         model,
         waves,
-        digits,
+        labels,
         judge,
-        class_means=_class_means(model, args),
+        class_means=_class_means(model, args, splits),
         k=args.k,
         n_samples=args.samples,
         seed=args.seed,
+        say=say,
     )
-    out = Path(args.out) if args.out else _model_path(args.model).parent / "metrics.json"
+    out = Path(args.out) if args.out else _run(args).outputs / "metrics.json"
     with atomic_output(out) as tmp:
         tmp.write_text(json.dumps(results, indent=2, default=float))
     likelihood, generation = results["likelihood"], results["generation"]
@@ -519,12 +427,13 @@ def cmd_plot(args: argparse.Namespace) -> None:
     from tfp_audio_vae.evaluation import plots
 
     model = _load(args.model)
-    *_, data = _test_split(model, args)
-    out = Path(args.out) if args.out else _model_path(args.model).parent / "figures"
-    history = _model_path(args.model).parent / "history.csv"
-    plots.plot_model(
-        model, data, out, history=history if history.is_file() else None, seed=args.seed
-    )
+    *_, data = _test_split(model, _data(args).splits(), args.limit)
+    out = _out_dir(args, "figures")
+    history = _run(args).folder / "history.csv"
+    with step(printer(), f"figures of {args.model} (t-SNE of the test clips' latents included)"):
+        plots.plot_model(
+            model, data, out, history=history if history.is_file() else None, seed=args.seed
+        )
     print(f"wrote figures to {out}")
 
 
@@ -538,20 +447,46 @@ def cmd_explore(args: argparse.Namespace) -> None:
         ) from None
     from tfp_audio_vae.explorer.session import Explorer
 
-    _model_path(args.model)  # a missing model fails before the test clips are read
-    print(f"encoding {args.limit or 'all'} FSDD test clips", flush=True)
+    model = _model_ref(args.model)  # a missing model fails before the test clips are read
+    print(f"encoding {args.limit or 'all'} test clips of the model's data", flush=True)
     explorer = Explorer.from_run(
-        args.model, fsdd_root=args.fsdd, limit=args.limit, n_iter=args.n_iter, seed=args.seed
+        model, fsdd_root=args.fsdd, limit=args.limit, n_iter=args.n_iter, seed=args.seed
     )
     explorer.warm_up()
-    serve(explorer, host=args.host, port=args.port, open_browser=not args.no_browser)
+    serve(
+        explorer,
+        host=args.host,
+        port=args.port,
+        open_browser=not args.no_browser,
+        require_token=not args.no_token,
+        allowed_hosts=args.allow_host or (),
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from tfp_audio_vae.export import export_model
+
+    run = _run(args)
+    out = export_model(
+        run.load_model(),
+        _out_dir(args, "export"),
+        format=args.format,
+        n_iter=args.n_iter,
+        seed=args.seed,
+        spec=run.spec(),
+    )
+    print(f"wrote a SavedModel (signatures decode, sample, encode) to {out}")
 
 
 # --------------------------------------------------------------------------- parser
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a run folder (holding model.keras) or a .keras file")
+    parser.add_argument(
+        "model",
+        help="a run folder (holding model.keras), a .keras file, or a pretrained model shipped "
+        "with the package: fsdd (pretrained:fsdd)",
+    )
     _add_import(parser)
 
 
@@ -843,6 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="use only this many test clips")
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json)")
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--quiet", action="store_true", help="print only the figures, no progress lines")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("plot", help="figures of a model: spectrograms, latents, prior")
@@ -852,6 +788,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the PNGs (default: RUN/figures)")
     p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=cmd_plot)
+
+    p = commands.add_parser(
+        "export",
+        help="write a self-contained TensorFlow SavedModel: latents or classes in, audio out",
+        description="Write the model as a SavedModel that plain TensorFlow serves, with no "
+        "Python from this package: the decoder, the audio statistic, the level and Griffin-Lim "
+        "in the graph. Signatures: decode (z -> waveform), sample (labels, temperature, seed -> "
+        "waveform, z) and encode (waveform -> posterior mean, stddev); export.json beside it "
+        "records the run. See docs/export.md.",
+    )
+    _add_model(p)
+    p.add_argument(
+        "--format",
+        choices=["savedmodel", "tflite"],
+        default="savedmodel",
+        help="savedmodel (default); tflite also converts decode to TFLite's built-in ops, which "
+        "fails for this graph with the ops it cannot carry",
+    )
+    p.add_argument("--out", help="folder for the SavedModel (default: RUN/export)")
+    _add_synthesis(p)
+    p.set_defaults(func=cmd_export)
 
     p = commands.add_parser(
         "explore",
@@ -865,49 +822,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     p.add_argument("--port", type=_number(int, 1, 65_535), default=8765, help="port (default 8765)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="also answer requests for this host name (repeatable; 127.0.0.1, localhost, ::1 "
+        "and --host always are)",
+    )
+    p.add_argument(
+        "--no-token",
+        action="store_true",
+        help="need no token in the URL (any program or user that reaches the port can use it)",
+    )
     p.add_argument("--limit", type=_positive_int, help="map only this many test clips")
     _add_synthesis(p)
     p.set_defaults(func=cmd_explore)
     return parser
-
-
-def _quiet_tensorflow(first_work: Callable[[], Any] = lambda: None) -> Any:
-    """Imports TensorFlow, runs ``first_work`` (for ``train``, the creation of its distribution
-    strategy, which must precede any op) and one op, with their log lines (oneDNN, CUDA probing,
-    device discovery) held back; returns what ``first_work`` returns.
-
-    TensorFlow 2.21 logs them whatever ``TF_CPP_MIN_LOG_LEVEL`` says (measured: with it set to 2
-    in the environment, 7 lines), so they are written to a temporary file instead of stderr, and
-    shown only if the import fails. Python-side TensorFlow and absl loggers are set to errors
-    only. Skipped when the user set ``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1.
-    """
-    if _TF_LOGS_WANTED or "tensorflow" in sys.modules:
-        return first_work()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            result = first_work()
-            tf.constant(0.0) + 0.0  # device discovery logs on the first op
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    tf.get_logger().setLevel("ERROR")
-    try:
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except ImportError:  # pragma: no cover
-        pass
-    return result
 
 
 def _make_strategy(name: str) -> tf.distribute.Strategy:
@@ -935,10 +865,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
             return 2
-        strategy = _quiet_tensorflow(lambda: _make_strategy(args.strategy))
+        strategy = quiet_tensorflow(lambda: _make_strategy(args.strategy))
         args.func = functools.partial(cmd_train, strategy=strategy)
     elif args.command != "download":
-        _quiet_tensorflow()
+        quiet_tensorflow()
     from tfp_audio_vae.data.archives import DatasetError
     from tfp_audio_vae.data.audio_files import AudioFileError
     from tfp_audio_vae.files import FolderInUseError

@@ -1,16 +1,17 @@
 """Honest numbers for a trained VAE: bounds, latent use, reconstructions and samples as audio.
 
 Every figure about audio goes through the real audio path (decoder mean -> de-normalise ->
-Griffin-Lim -> waveform) and is judged by the digit judge (`tfp_audio_vae.evaluation.judge`), which hears
-waveforms. Print `real_audio_ceiling` beside every model figure: it is what real clips score.
+Griffin-Lim -> waveform) and is judged by the judge (`tfp_audio_vae.evaluation.judge`: a classifier
+trained on the run's own labelled clips), which hears waveforms. Print `real_audio_ceiling` beside
+every model figure: it is what real clips score.
 
 - Likelihood: ``-ELBO``, its two terms and the IWAE bound, in nats per clip (of the normalised
   spectrogram, see `tfp_audio_vae.models.vae`), and in bits per dimension.
 - Latent use: active units (Burda et al. 2016), mixture-component assignment.
 - Reconstruction: spectral convergence and log-spectral distance of re-synthesised waveforms
   against the original clips' STFT, and what the judge hears in them.
-- Generation: Inception Score, Fréchet distance in the judge's feature space, the digits the judge
-  hears, and the accuracy of digit-conditional samples.
+- Generation: Inception Score, Fréchet distance in the judge's feature space, the classes the
+  judge hears, and the accuracy of class-conditional samples.
 
 `evaluate` runs all of them on the test clips and returns one JSON-ready dict.
 
@@ -28,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae import defaults
-from tfp_audio_vae.data.fsdd import NUM_DIGITS
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig, waveform_to_spectrogram
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
+from tfp_audio_vae.deprecation import renamed_keywords
 from tfp_audio_vae.evaluation.judge import Judge
 from tfp_audio_vae.evaluation.scores import (
     frechet_distance,
@@ -42,6 +43,7 @@ from tfp_audio_vae.evaluation.scores import (
 from tfp_audio_vae.models.latents import ClassMeans, encode_dataset, refine_latents
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE, iwae_bound
+from tfp_audio_vae.progress import Say, step
 from tfp_audio_vae.synthesis.generation import generate
 from tfp_audio_vae.synthesis.waveforms import (
     AudioStatistic,
@@ -52,9 +54,10 @@ from tfp_audio_vae.synthesis.waveforms import (
 # --------------------------------------------------------------------------- data
 
 
+@renamed_keywords(digits="labels")
 def spectrogram_batches(
     waves: np.ndarray,
-    digits: np.ndarray,
+    labels: np.ndarray,
     config: SpectrogramConfig,
     batch_size: int = 64,
 ) -> tf.data.Dataset:
@@ -62,24 +65,24 @@ def spectrogram_batches(
 
     Args:
       waves: float ``[n, samples]``; trimmed or zero-padded to ``config.num_samples``.
-      digits: int ``[n]`` (-1 where unknown).
+      labels: int ``[n]``, the class of each clip (-1 where unknown).
       config: the model's config, normalisation included.
       batch_size: clips per batch.
     Returns:
       batches of ``waveform`` ``[b, num_samples]``, ``spectrogram`` ``[b, freq, time, 1]``
-      (normalised log-magnitude, the model input) and ``digit`` ``[b]``.
+      (normalised log-magnitude, the model input) and ``label`` ``[b]``.
     """
     waves = fit_length(waves, config.num_samples).numpy()  # [n, num_samples]
-    digits = np.asarray(digits, np.int32)  # [n]
-    if len(digits) != len(waves):
-        raise ValueError(f"{len(waves)} waveforms but {len(digits)} digits")
+    labels = np.asarray(labels, np.int32)  # [n]
+    if len(labels) != len(waves):
+        raise ValueError(f"{len(waves)} waveforms but {len(labels)} labels")
 
     def with_spectrogram(batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         x = waveform_to_spectrogram(batch["waveform"], config)  # [b, freq, time, 1]
         return {**batch, "spectrogram": x}
 
     return (
-        tf.data.Dataset.from_tensor_slices({"waveform": waves, "label": digits})
+        tf.data.Dataset.from_tensor_slices({"waveform": waves, "label": labels})
         .batch(batch_size)
         .map(with_spectrogram)
     )
@@ -100,8 +103,8 @@ def likelihood(
     """Mean bounds on the log-likelihood of ``dataset``'s spectrograms.
 
     The bounds are on the marginal log p(x), with the prior p(z) itself (for a conditional
-    mixture, the mixture over all digits), so they compare across priors. A conditional prior
-    also gets ``neg_iwae_given_digit``, the bound on -log p(x | digit) with p(z | digit), from the
+    mixture, the mixture over all classes), so they compare across priors. A conditional prior
+    also gets ``neg_iwae_given_class``, the bound on -log p(x | class) with p(z | class), from the
     same decoded draws (`VAE.importance_weights`). Batch ``i`` draws z from the stateless seeds
     ``(seed, 2i)`` (the ELBO) and ``(seed, 2i + 1)`` (the IWAE bounds), so the same seed gives the
     same figures.
@@ -116,7 +119,7 @@ def likelihood(
     conditional = model.prior.conditional
     totals = {"neg_elbo": 0.0, "nll": 0.0, "kl": 0.0, "neg_iwae": 0.0}
     if conditional:
-        totals["neg_iwae_given_digit"] = 0.0
+        totals["neg_iwae_given_class"] = 0.0
     count, dims = 0, 0
     for i, (x, labels) in enumerate(_model_inputs(dataset)):
         terms = model.elbo_terms(x, seed=(seed, 2 * i))  # each [b]; no labels: the marginal prior
@@ -129,7 +132,7 @@ def likelihood(
         totals["neg_iwae"] -= float(tf.reduce_sum(marginal))
         if conditional:
             given = iwae_bound(log_w + model.prior.log_prob(z, labels))  # [b]
-            totals["neg_iwae_given_digit"] -= float(tf.reduce_sum(given))
+            totals["neg_iwae_given_class"] -= float(tf.reduce_sum(given))
         count += int(x.shape[0])
         dims = int(np.prod(x.shape[1:]))  # freq * time * 1
     if count == 0:
@@ -171,12 +174,12 @@ def reconstruction_metrics(
 
     Args:
       model: a trained VAE.
-      data: ``(waves [n, samples], digits [n])`` as `pipeline.load_waveforms` returns, or a
+      data: ``(waves [n, samples], labels [n])`` as `pipeline.load_waveforms` returns, or a
         dataset with ``"waveform"`` and ``"label"`` (`pipeline.waveform_dataset`, batched or not;
         `spectrogram_batches`).
       config: the representation; ``None`` uses ``model.spectrogram_config``.
-      judge: when given, also the fraction of reconstructions heard as the right digit (over
-        the clips with a known digit).
+      judge: when given, also the fraction of reconstructions heard as the right class (over
+        the clips with a known class).
       n_iter: Griffin-Lim iterations.
       statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
       batch_size: clips per batch (for unbatched datasets and arrays).
@@ -192,7 +195,7 @@ def reconstruction_metrics(
       clips), ``examples`` and ``refine_steps``.
     """
     config = config or model.audio_config()
-    convergence, distance, heard, originals, digits = [], [], [], [], []
+    convergence, distance, heard, originals, classes = [], [], [], [], []
     for i, (waves, labels) in enumerate(_waveform_batches(data, config.num_samples, batch_size)):
         x = waveform_to_spectrogram(waves, config)  # [b, freq, time, 1]
         rebuilt = spectrogram_to_waveform(
@@ -211,18 +214,18 @@ def reconstruction_metrics(
         distance.append(log_spectral_distance(reference, estimate, floor=config.log_floor).numpy())
         heard.append(rebuilt.numpy())
         originals.append(np.asarray(waves))
-        digits.append(labels)
+        classes.append(labels)
     metrics = {
         "spectral_convergence": float(np.mean(np.concatenate(convergence))),
         "log_spectral_distance_db": float(np.mean(np.concatenate(distance))),
         "level_db": level_difference_db(np.concatenate(heard), np.concatenate(originals)),
-        "examples": int(sum(len(d) for d in digits)),
+        "examples": int(sum(len(c) for c in classes)),
         "refine_steps": refine_steps,
     }
-    labelled = np.concatenate(digits) >= 0  # [n]
+    labelled = np.concatenate(classes) >= 0  # [n]
     if judge is not None and labelled.any():
         metrics["judge_accuracy"] = judge.accuracy(
-            np.concatenate(heard)[labelled], np.concatenate(digits)[labelled]
+            np.concatenate(heard)[labelled], np.concatenate(classes)[labelled]
         )
     return metrics
 
@@ -230,14 +233,14 @@ def reconstruction_metrics(
 def _judged(
     judge: Judge, waves: np.ndarray, real_waves: np.ndarray, real_features: np.ndarray
 ) -> dict[str, Any]:
-    """What the judge makes of clips: IS, Fréchet distance to real features, digit histogram;
+    """What the judge makes of clips: IS, Fréchet distance to real features, class histogram;
     and their level against the real clips (dB)."""
-    probs = judge.predict_proba(waves)  # [n, 10]
+    probs = judge.predict_proba(waves)  # [n, classes]
     heard = np.bincount(np.argmax(probs, axis=1), minlength=judge.num_classes)  # [classes]
     return {
         "inception_score": inception_score(probs),
         "frechet_distance": frechet_distance(judge.features(waves), real_features),
-        "digit_histogram": (heard / len(waves)).tolist(),
+        "class_histogram": (heard / len(waves)).tolist(),
         "level_db": level_difference_db(waves, real_waves),
     }
 
@@ -262,12 +265,12 @@ def generation_metrics(
 
     - ``unconditional``: prior samples (`generation.generate`): ``inception_score`` (real test
       clips score about 9), ``frechet_distance`` of judge features to the real test clips
-      (squared feature units; real clips score well under 1) and ``digit_histogram`` (fraction
-      of samples heard as each digit).
-    - ``conditional``: ``n`` clips, digits 0-9 equally, from the conditional prior when the
+      (squared feature units; real clips score well under 1) and ``class_histogram`` (fraction
+      of samples heard as each class).
+    - ``conditional``: ``n`` clips, the judge's classes equally, from the conditional prior when the
       model's prior has ``conditional=True`` (``route: "prior"``), else from ``class_means``
       (``route: "class-mean"``, with ``noise``); ``accuracy`` (the
-      judge hears the asked digit), ``per_digit_accuracy`` and the unconditional scores. ``None``
+      judge hears the asked class), ``per_class_accuracy`` and the unconditional scores. ``None``
       when neither route is available.
     """
     real_features = judge.features(real_test_waves)  # [m, d]
@@ -289,7 +292,7 @@ def generation_metrics(
     waves = generate(
         model,
         n,
-        digits=labels.tolist(),
+        labels=labels.tolist(),
         method=route,
         class_means=class_means,
         noise=noise,
@@ -300,8 +303,8 @@ def generation_metrics(
     conditional = {
         "route": route,
         "accuracy": float(correct.mean()),
-        "per_digit_accuracy": [
-            float(correct[labels == d].mean()) for d in range(judge.num_classes)
+        "per_class_accuracy": [
+            float(correct[labels == c].mean()) for c in range(judge.num_classes)
         ],
         **_judged(judge, waves, real_test_waves, real_features),
     }
@@ -313,16 +316,18 @@ def generation_metrics(
     }
 
 
+@renamed_keywords(digits="labels")
 def real_audio_ceiling(
     judge: Judge,
     real_test_waves: np.ndarray,
-    digits: np.ndarray,
+    labels: np.ndarray,
     train_waves: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The judge's figures for real clips: what a perfect generator would score.
 
     Returns:
-      ``accuracy`` on the test clips, their ``inception_score`` and ``digit_histogram``, and a
+      ``accuracy`` on the test clips (``labels`` ``[n]``), their ``inception_score`` and
+      ``class_histogram``, and a
       ``frechet_distance`` between real sets: train vs test clips when ``train_waves`` is given,
       else the even vs odd test clips (``frechet_between`` says which; halves are smaller sets,
       so their distance is biased upwards).
@@ -335,26 +340,27 @@ def real_audio_ceiling(
         between, distance = "test halves", frechet_distance(features[0::2], features[1::2])
     heard = np.argmax(probs, axis=1)  # [n]
     return {
-        "accuracy": float(np.mean(heard == np.asarray(digits))),
+        "accuracy": float(np.mean(heard == np.asarray(labels))),
         "inception_score": inception_score(probs),
         "frechet_distance": distance,
         "frechet_between": between,
-        "digit_histogram": (np.bincount(heard, minlength=judge.num_classes) / len(heard)).tolist(),
+        "class_histogram": (np.bincount(heard, minlength=judge.num_classes) / len(heard)).tolist(),
     }
 
 
 def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
-    """Which mixture component each clip's posterior mean belongs to, against its digit.
+    """Which mixture component each clip's posterior mean belongs to, against its class.
 
     The component is the argmax of the responsibilities ``pi_k N(z | mu_k, s_k)`` at the
-    posterior mean ``z``. Each component is then named after its majority digit.
+    posterior mean ``z``. Each component is then named after its majority class.
 
     Returns:
-      ``assignment`` (component per clip), ``confusion`` (``[components][10]`` clip counts),
-      ``component_digit`` (majority digit per component, -1 if it got no clip), ``accuracy``
-      (clustering accuracy: fraction of clips whose component's majority digit is their own),
-      ``components_used``; for a conditional prior also ``label_accuracy`` (the component's class
-      is the digit).
+      ``assignment`` (component per clip), ``confusion`` (``[components][classes]`` clip counts;
+      the classes are the model's ``class_names``, a conditional prior's classes, or the labels
+      seen, whichever are most), ``component_class`` (majority class per component, -1 if it got
+      no clip), ``accuracy`` (clustering accuracy: fraction of clips whose component's majority
+      class is their own), ``components_used``; for a conditional prior also ``label_accuracy``
+      (the component's class is the clip's).
     Raises:
       TypeError: if the model's prior is not a `MixtureOfGaussiansPrior`.
     """
@@ -362,32 +368,37 @@ def mixture_assignment(model: VAE, dataset: tf.data.Dataset) -> dict[str, Any]:
     if not isinstance(prior, MixtureOfGaussiansPrior):
         raise TypeError(f"mixture_assignment needs a mixture prior, got {type(prior).__name__}")
     encoded = encode_dataset(model, dataset)
-    z, digits = encoded["mean"], encoded["label"]  # [n, latent], [n]
+    z, labels = encoded["mean"], encoded["label"]  # [n, latent], [n]
     log_resp = prior.components().log_prob(z[:, np.newaxis, :])  # [n, K]
     log_resp += prior.mixture_logits  # [n, K]
     assignment = np.argmax(log_resp.numpy(), axis=1)  # [n]
-    labelled = digits >= 0
-    classes = max(NUM_DIGITS, int(digits.max()) + 1)  # FSDD's 10, or the data's
+    labelled = labels >= 0
+    classes = max(
+        len(model.class_names or ()),
+        prior.num_classes if prior.conditional else 0,
+        int(labels.max()) + 1,
+    )
     confusion = np.zeros((prior.num_components, classes), np.int64)  # [K, classes]
-    np.add.at(confusion, (assignment[labelled], digits[labelled]), 1)
-    component_digit = np.where(confusion.sum(axis=1) > 0, confusion.argmax(axis=1), -1)  # [K]
+    np.add.at(confusion, (assignment[labelled], labels[labelled]), 1)
+    component_class = np.where(confusion.sum(axis=1) > 0, confusion.argmax(axis=1), -1)  # [K]
     result = {
         "assignment": assignment.tolist(),
         "confusion": confusion.tolist(),
-        "component_digit": component_digit.tolist(),
+        "component_class": component_class.tolist(),
         "accuracy": float(confusion.max(axis=1).sum() / max(labelled.sum(), 1)),
         "components_used": int(np.sum(confusion.sum(axis=1) > 0)),
     }
     if prior.conditional:
-        classes = prior.component_classes.numpy()[assignment]  # [n]
-        result["label_accuracy"] = float(np.mean(classes[labelled] == digits[labelled]))
+        assigned = prior.component_classes.numpy()[assignment]  # [n]
+        result["label_accuracy"] = float(np.mean(assigned[labelled] == labels[labelled]))
     return result
 
 
+@renamed_keywords(test_digits="test_labels")
 def evaluate(
     model: VAE,
     test_waves: np.ndarray,
-    test_digits: np.ndarray,
+    test_labels: np.ndarray,
     judge: Judge,
     *,
     class_means: ClassMeans | None = None,
@@ -398,6 +409,7 @@ def evaluate(
     statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     batch_size: int = 64,
+    say: Say | None = None,
 ) -> dict[str, Any]:
     """Every figure of this module for one model on the test clips, as a JSON-ready dict.
 
@@ -406,8 +418,9 @@ def evaluate(
 
     Args:
       model: a trained VAE (with its ``spectrogram_config``).
-      test_waves, test_digits: ``[n, samples]`` and ``[n]``, e.g. from `pipeline.load_waveforms`.
-      judge: the digit judge (`judge.get_judge`).
+      test_waves, test_labels: ``[n, samples]`` and ``[n]``, e.g. from `pipeline.load_waveforms`
+        (``test_digits=`` is a deprecated alias of ``test_labels=`` until 0.3).
+      judge: the judge of the data set (`judge.get_judge`).
       class_means: `class_mean_latents` of the TRAIN clips, for conditional samples from a
         model without a conditional prior.
       k: importance samples of the IWAE bound.
@@ -415,18 +428,23 @@ def evaluate(
       seed, n_iter, batch_size: seed of every draw, Griffin-Lim iterations, clips per batch.
       temperature: of the generated clips (see `generation_metrics`).
       statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
+      say: where each stage says that it starts and how long it took (`progress.step`);
+        ``None``: silent.
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
       "real_audio", "mixture"}`` (``mixture`` only for mixture priors, without the per-clip
       assignment); see the functions of the same names.
     """
     config = model.audio_config()
-    test = spectrogram_batches(test_waves, test_digits, config, batch_size)
-    results: dict[str, Any] = {
-        "likelihood": likelihood(model, test, k=k, seed=seed),
-        "active_units": active_units(model, test),
-        "latent_dim": model.latent_dim,
-        "reconstruction": reconstruction_metrics(
+    test = spectrogram_batches(test_waves, test_labels, config, batch_size)
+    n = len(test_waves)
+    results: dict[str, Any] = {}
+    with step(say, f"likelihood bounds of {n} test clips (-ELBO, IWAE k={k}), active units"):
+        results["likelihood"] = likelihood(model, test, k=k, seed=seed)
+        results["active_units"] = active_units(model, test)
+        results["latent_dim"] = model.latent_dim
+    with step(say, f"{n} reconstructions through Griffin-Lim, judged"):
+        results["reconstruction"] = reconstruction_metrics(
             model,
             test,
             config,
@@ -435,8 +453,9 @@ def evaluate(
             statistic=statistic,
             batch_size=batch_size,
             seed=seed,
-        ),
-        "generation": generation_metrics(
+        )
+    with step(say, f"{n_samples} generated clips per figure, judged"):
+        results["generation"] = generation_metrics(
             model,
             judge,
             test_waves,
@@ -446,9 +465,8 @@ def evaluate(
             temperature=temperature,
             statistic=statistic,
             n_iter=n_iter,
-        ),
-        "real_audio": real_audio_ceiling(judge, test_waves, test_digits),
-    }
+        )
+    results["real_audio"] = real_audio_ceiling(judge, test_waves, test_labels)
     if isinstance(model.prior, MixtureOfGaussiansPrior):
         mixture = mixture_assignment(model, test)
         del mixture["assignment"]
@@ -469,14 +487,14 @@ def _model_inputs(dataset: tf.data.Dataset) -> Iterator[tuple[tf.Tensor, tf.Tens
 def _waveform_batches(
     data: tf.data.Dataset | tuple[np.ndarray, np.ndarray], num_samples: int, batch_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Arrays or a waveform dataset -> (waves ``[b, num_samples]``, digits ``[b]``) batches."""
+    """Arrays or a waveform dataset -> (waves ``[b, num_samples]``, labels ``[b]``) batches."""
     if isinstance(data, tf.data.Dataset):
         if data.element_spec["waveform"].shape.rank == 1:
             data = data.batch(batch_size)
         for batch in data:
             yield fit_length(batch["waveform"], num_samples).numpy(), batch["label"].numpy()
         return
-    waves, digits = data
-    waves, digits = fit_length(waves, num_samples).numpy(), np.asarray(digits)
+    waves, labels = data
+    waves, labels = fit_length(waves, num_samples).numpy(), np.asarray(labels)
     for start in range(0, len(waves), batch_size):
-        yield waves[start : start + batch_size], digits[start : start + batch_size]
+        yield waves[start : start + batch_size], labels[start : start + batch_size]

@@ -39,10 +39,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig, denormalise
+from tfp_audio_vae.evaluation.latent_geometry import (
+    axis_labels,
+    component_ellipses,
+    fit_pca,
+    project_latents,
+)
 from tfp_audio_vae.files import atomic_output
 from tfp_audio_vae.models.latents import encode_dataset
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior, Prior
@@ -107,7 +111,7 @@ def _draw_spectrogram(
 
 
 def _colours(labels: ArrayLike) -> dict[Any, Any]:
-    """A colour per distinct label. Digits 0-9 always get the same tab10 colour, in every figure."""
+    """A colour per distinct label. Labels 0-9 always get the same tab10 colour, in every figure."""
     values = np.unique(np.asarray(labels))
     if values.dtype.kind in "iu" and values.size and values.min() >= 0 and values.max() < 10:
         palette = matplotlib.colormaps["tab10"]
@@ -164,81 +168,6 @@ def _as_points(latents: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.nd
             f"expected latents [n, d] and labels [n], got shapes {latents.shape} and {labels.shape}"
         )
     return latents, labels
-
-
-# --------------------------------------------------------------------------- projections
-
-
-def _pca(x: np.ndarray) -> PCA:
-    """scikit-learn's 2-component PCA of points ``[n, d]`` (exact SVD, signs fixed by sklearn)."""
-    if x.ndim != 2 or min(x.shape) < 2:
-        raise ValueError(f"PCA to 2-D needs points [n, d] with n, d >= 2, got shape {x.shape}")
-    return PCA(n_components=2, svd_solver="full").fit(x)
-
-
-def _projected_covariances(pca: PCA, variances: np.ndarray) -> np.ndarray:
-    """Diagonal covariances ``[m, d]`` (variances) -> their projections ``W S W^T`` ``[m, 2, 2]``."""
-    w = pca.components_  # [2, d]
-    return np.einsum("kd,md,ld->mkl", w, np.asarray(variances, np.float64), w)
-
-
-def _axis_labels(pca: PCA, what: str) -> tuple[str, str]:
-    ratio = pca.explained_variance_ratio_
-    return (
-        f"PC 1 ({ratio[0]:.0%} of {what} variance)",
-        f"PC 2 ({ratio[1]:.0%} of {what} variance)",
-    )
-
-
-def project_latents(
-    latents: ArrayLike,
-    method: Literal["pca", "tsne"] = "pca",
-    *,
-    perplexity: float = 30.0,
-    seed: int = 0,
-) -> tuple[np.ndarray, tuple[str, str], PCA | None]:
-    """Latent vectors ``[n, d]`` -> 2-D points ``[n, 2]``, their axis labels, and the fitted PCA
-    (``None`` for t-SNE, which cannot place new points).
-
-    ``"pca"`` is linear (its axes show the share of variance they hold); ``"tsne"`` is
-    scikit-learn's Barnes-Hut `TSNE` with ``perplexity`` capped at ``(n - 1) / 3`` (keeps
-    neighbourhoods, not distances; its axes have no units).
-    """
-    latents = np.asarray(latents, dtype=np.float64)
-    if method == "pca":
-        pca = _pca(latents)
-        return pca.transform(latents), _axis_labels(pca, "latent"), pca  # [n, 2]
-    if method == "tsne":
-        xy = TSNE(
-            perplexity=min(perplexity, (len(latents) - 1) / 3), init="pca", random_state=seed
-        ).fit_transform(latents)  # [n, 2]
-        return xy, ("t-SNE 1", "t-SNE 2"), None
-    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
-
-
-def component_ellipses(pca: PCA, prior: MixtureOfGaussiansPrior) -> list[dict[str, float]]:
-    """Each mixture component's shadow on the PCA plane: its projected mean and the ±2 standard
-    deviation ellipse of N(W mu_k, W diag(sigma_k^2) W^T), ``W`` the two PCA axes ``[2, d]``.
-
-    Returns:
-      one ``{"x", "y", "width", "height", "angle"}`` per component (latent units; angle in
-      degrees, of the width's axis from the first PCA axis).
-    """
-    centres = pca.transform(prior.means.numpy())  # [K, 2]
-    covariances = _projected_covariances(pca, prior.scales.numpy() ** 2)  # [K, 2, 2]
-    ellipses = []
-    for centre, covariance in zip(centres, covariances, strict=True):
-        variances, axes = np.linalg.eigh(covariance)  # ascending; axes in columns
-        ellipses.append(
-            {
-                "x": float(centre[0]),
-                "y": float(centre[1]),
-                "width": 4.0 * math.sqrt(max(variances[1], 0.0)),
-                "height": 4.0 * math.sqrt(max(variances[0], 0.0)),
-                "angle": math.degrees(math.atan2(axes[1, 1], axes[0, 1])),
-            }
-        )
-    return ellipses
 
 
 # --------------------------------------------------------------------------- spectrograms
@@ -378,11 +307,12 @@ def plot_latent_space(
     seed: int = 0,
     path: PathLike | None = None,
 ) -> Figure:
-    """A 2-D map of latent vectors, coloured by label (digit, speaker, ...).
+    """A 2-D map of latent vectors, coloured by label (class, speaker, ...), placed by
+    `latent_geometry.project_latents`.
 
     Args:
       latents: ``[n, d]``, e.g. posterior means from `latents.encode_dataset`.
-      labels: ``[n]`` ints or strings; digits 0-9 keep the same colours in every figure.
+      labels: ``[n]`` ints or strings; labels 0-9 keep the same colours in every figure.
       method: ``"pca"`` (linear; axes show the share of variance they hold) or ``"tsne"``
         (scikit-learn's Barnes-Hut `TSNE`: keeps neighbourhoods, not distances; its axes have
         no units).
@@ -424,12 +354,12 @@ def plot_prior_components(
     N(W mu_k, W diag(sigma_k^2) W^T) with W the two PCA axes ``[2, d]``. That ellipse is exact for
     the component's 2-D shadow, but only a shadow: points inside it need not be near the component
     along the ``d - 2`` directions not shown. Components are numbered (with their mixture weight
-    when unconditional); a conditional prior's components take their digit's colour. For any other
+    when unconditional); a conditional prior's components take their class's colour. For any other
     prior, ``num_samples`` prior draws are projected instead.
 
     Args:
       latents: posterior means ``[n, d]``, e.g. from `latents.encode_dataset`.
-      labels: digits ``[n]`` colouring them.
+      labels: classes ``[n]`` colouring them.
       prior: the model's prior (``model.prior``), with ``latent_dim == d``.
       num_samples, seed: prior draws for priors other than a mixture of Gaussians.
       path: where to write the PNG, if anywhere.
@@ -441,11 +371,11 @@ def plot_prior_components(
         raise ValueError(
             f"latents have {latents.shape[1]} dimensions, the prior {prior.latent_dim}"
         )
-    pca = _pca(latents)
+    pca = fit_pca(latents)
     figure = _figure(5.6, 4.2)
     ax = figure.add_subplot()
     if isinstance(prior, MixtureOfGaussiansPrior):
-        classes = prior.component_classes.numpy()  # [K]: the digit of each component
+        classes = prior.component_classes.numpy()  # [K]: the class of each component
         colours = _colours(np.union1d(labels, classes) if prior.conditional else labels)
         _scatter_by_label(ax, pca.transform(latents), labels, colours)
         weights = tf.nn.softmax(prior.mixture_logits).numpy()  # [K]
@@ -481,7 +411,7 @@ def plot_prior_components(
         ax.scatter(*sample_xy.T, s=5, color="0.82", lw=0, label="prior samples", zorder=0)
         _scatter_by_label(ax, pca.transform(latents), labels, _colours(labels))
         title = "posterior means and prior samples"
-    xlabel, ylabel = _axis_labels(pca, "posterior-mean")
+    xlabel, ylabel = axis_labels(pca, "posterior-mean")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.autoscale_view()
     _legend(figure, ax)

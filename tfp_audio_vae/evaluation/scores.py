@@ -3,7 +3,7 @@
 - `spectral_convergence` and `log_spectral_distance`: distances between two STFT magnitudes of
   the same clip (a reconstruction against its original).
 - `inception_score` and `frechet_distance`: statistics of a classifier's view of a set of clips
-  (the digit judge's probabilities and features), as for images (Salimans et al. 2016;
+  (the judge's probabilities and features), as for images (Salimans et al. 2016;
   Heusel et al. 2017).
 """
 

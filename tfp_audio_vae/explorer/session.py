@@ -2,7 +2,7 @@
 and sounds (WAV bytes and a spectrogram PNG) decoded from any latent.
 
 An `Explorer` holds one loaded model, the clips it has encoded (FSDD test clips, then uploads)
-and, when one is cached, the digit judge. Every sound comes from the package's own functions:
+and, when one is cached, the judge. Every sound comes from the package's own functions:
 `generation.sample_latents`, `generation.interpolate_latents`, `generation.encode_files`,
 `waveforms.audible` and `waveforms.to_audio` (Griffin-Lim).
 """
@@ -22,13 +22,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_audio_vae.data import fsdd, pipeline
+from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.audio_files import AudioFileError
-from tfp_audio_vae.evaluation import plots
-from tfp_audio_vae.evaluation.judge import Judge, get_judge
+from tfp_audio_vae.data.pipeline import AudioRecord
+from tfp_audio_vae.evaluation import latent_geometry, plots
+from tfp_audio_vae.evaluation.judge import Judge
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
-from tfp_audio_vae.models.saving import load_model
 from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.runs import Run, judge_for
 from tfp_audio_vae.synthesis import generation
 from tfp_audio_vae.synthesis.waveforms import audible, to_audio, wav_bytes
 
@@ -36,6 +37,11 @@ tfd = tfp.distributions
 
 MAX_UPLOAD_BYTES = 10 * 2**20
 """The largest upload accepted, in bytes (10 MiB: a minute of 44.1 kHz stereo 16-bit WAV)."""
+MAX_UPLOADS = 32
+"""The most uploads held on the map; beyond it (or `MAX_UPLOADS_HELD_BYTES`) the oldest goes."""
+MAX_UPLOADS_HELD_BYTES = 64 * 2**20
+"""The most bytes the held uploads' arrays may take (each is a model-length clip: 96 KiB at the
+default 8192 samples, so `MAX_UPLOADS` binds first unless clips are long)."""
 ACTIVE_KL = 0.01
 """Nats of mean KL above which a latent dimension is active (gets a slider)."""
 MAX_SAMPLES = 16
@@ -64,8 +70,8 @@ class Explorer:
 
     Args:
       model: a trained `VAE`.
-      clips: the clips on the map (e.g. `fsdd_clips`); uploads are added after them.
-      judge: the digit judge, or ``None`` (then ``judge_problem`` says why).
+      clips: the clips on the map (e.g. `record_clips`); uploads are added after them.
+      judge: the judge, or ``None`` (then ``judge_problem`` says why).
       n_iter: Griffin-Lim iterations for every sound.
       seed: Griffin-Lim's and the samplers' base seed.
     Thread-safe: one model call at a time.
@@ -94,6 +100,9 @@ class Explorer:
         self.n_iter = int(n_iter)
         self.seed = int(seed)
         self._lock = threading.Lock()
+        self._held = threading.Lock()  # guards clips, _ids and _next_id (never held while decoding)
+        self._ids = list(range(len(self.clips)))  # each clip's index; uploads keep theirs
+        self._next_id = len(self.clips)  # the next upload's index (and temporary file's number)
         self._maps: dict[str, tuple[np.ndarray, tuple[str, str], Any]] = {}
         self._uploads = tempfile.TemporaryDirectory(prefix="tfp-audio-vae-uploads-")
         draws = model.prior.sample(PRIOR_DRAWS, seed=(self.seed, 1)).numpy()  # [draws, latent]
@@ -110,18 +119,24 @@ class Explorer:
         use_judge: bool = True,
         **kwargs: Any,
     ) -> Explorer:
-        """Loads a run folder (its ``model.keras``) or a ``.keras`` file, encodes ``limit`` FSDD
-        test clips (all 300 by default), and takes the cached judge if there is one; the judge
-        is never trained here (`get_judge` with ``train_if_missing=False``)."""
-        model = load_model(run_or_model)
-        records = pipeline.evenly_spaced(fsdd.records(fsdd.locate(fsdd_root), "test"), limit)
+        """Loads a run folder (its ``model.keras``) or a ``.keras`` file, encodes ``limit`` test
+        clips (all by default) of the data it was trained on (`runs.Run.data`: its train.json;
+        FSDD at ``fsdd_root`` when given), and takes that data's cached judge if there is one;
+        the judge is never trained here (``train_if_missing=False``)."""
+        run = Run.at(run_or_model)
+        model = run.load_model()
+        data = run.data(fsdd_root)
+        splits = data.splits()
+        records = pipeline.evenly_spaced(splits.test, limit)
         judge, problem = None, "the judge is switched off"
         if use_judge:
             try:
-                judge = get_judge(fsdd_root, train_if_missing=False)
+                judge = judge_for(data, splits, train_if_missing=False)
             except (FileNotFoundError, ValueError) as error:
                 problem = str(error)
-        return cls(model, fsdd_clips(model, records), judge=judge, judge_problem=problem, **kwargs)
+        return cls(
+            model, record_clips(model, records), judge=judge, judge_problem=problem, **kwargs
+        )
 
     def warm_up(self) -> None:
         """Decodes (and judges) one clip, so TensorFlow traces its functions before the first
@@ -145,8 +160,9 @@ class Explorer:
             "num_samples": self.config.num_samples,
             "judge": self.judge is not None,
             "judge_problem": "" if self.judge is not None else self.judge_problem,
-            "clips": [self._describe(i) for i in range(len(self.clips))],
+            "clips": [self._describe(i, clip) for i, clip in self._held_clips()],
             "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "max_uploads": MAX_UPLOADS,
         }
 
     def latent_map(self, method: Literal["pca", "tsne"] = "pca") -> dict[str, Any]:
@@ -156,12 +172,14 @@ class Explorer:
           ``{"method", "axes": [x label, y label], "points": [{"x", "y", "index", "label",
           "speaker", "name"}], "components": [{"x", "y", "width", "height", "angle", "label"}],
           "prior_samples": [[x, y], ...]}``: a mixture prior's components as ±2σ ellipses (see
-          `plots.component_ellipses`), any other prior as draws; both empty for t-SNE.
+          `latent_geometry.component_ellipses`), any other prior as draws; both empty for t-SNE.
         """
         xy, axes, pca = self._projection(method)
+        held = self._held_clips()
+        uploads = [clip for _, clip in held[self.num_fixed :]]
         points = [
-            {**self._describe(i), "x": float(x), "y": float(y)}
-            for i, (x, y) in enumerate(self._place(xy, pca))
+            {**self._describe(i, clip), "x": float(x), "y": float(y)}
+            for (i, clip), (x, y) in zip(held, self._place(xy, pca, uploads), strict=True)
         ]
         components: list[dict[str, Any]] = []
         prior_samples: list[list[float]] = []
@@ -170,7 +188,7 @@ class Explorer:
             classes = prior.component_classes.numpy()  # [K]
             components = [
                 {**ellipse, "label": int(classes[k]) if prior.conditional else -1}
-                for k, ellipse in enumerate(plots.component_ellipses(pca, prior))
+                for k, ellipse in enumerate(latent_geometry.component_ellipses(pca, prior))
             ]
         elif pca is not None:
             draws = prior.sample(200, seed=(self.seed, 2)).numpy()  # [200, latent]
@@ -185,10 +203,12 @@ class Explorer:
 
     def clip(self, index: int) -> dict[str, Any]:
         """A clip as heard (``"original"``) and its reconstruction from its posterior mean."""
-        clip = self._clip(index)
+        return self._heard(int(index), self._clip(index))
+
+    def _heard(self, index: int, clip: Clip) -> dict[str, Any]:
         original = self._sound(clip.wave, clip.spectrogram, judged=False)
         return {
-            **self._describe(index),
+            **self._describe(index, clip),
             "original": original,
             "reconstruction": self.decode(clip.mean[np.newaxis])[0],
         }
@@ -202,7 +222,7 @@ class Explorer:
             z = generation.sample_latents(
                 self.model,
                 n,
-                digits=None if digit is None else [int(digit)] * n,
+                labels=None if digit is None else [int(digit)] * n,
                 method="prior",
                 temperature=temperature,
                 seed=seed,
@@ -260,8 +280,11 @@ class Explorer:
         """Encodes an uploaded audio file and adds it to the map.
 
         The bytes go to a new file in the explorer's temporary folder (never a name from the
-        upload: only its extension, letters and digits, is kept). Returns what `clip` returns,
-        with the new clip's ``"index"``.
+        upload: only its extension, letters and digits, is kept). Uploads get indices after the
+        fixed clips', in order, and keep them; beyond `MAX_UPLOADS` uploads (or
+        `MAX_UPLOADS_HELD_BYTES` of their arrays) the oldest is dropped.
+        Returns what `clip` returns, with the new clip's ``"index"``, and ``"dropped"``: the
+        ``{"index", "name"}`` of each upload this one pushed out.
         Raises:
           ValueError: one line naming ``filename``: too large, empty, or not audio the package
             reads (the problem `AudioFileError` gives).
@@ -274,7 +297,8 @@ class Explorer:
         suffix = Path(name).suffix.lower()
         suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
         with self._lock:
-            path = Path(self._uploads.name) / f"upload-{len(self.clips):04d}{suffix}"
+            index = self._next_id
+            path = Path(self._uploads.name) / f"upload-{index:04d}{suffix}"
             path.write_bytes(data)
             try:
                 spectrograms, posterior, waves = generation.encode_files(self.model, [path])
@@ -282,17 +306,31 @@ class Explorer:
                 raise ValueError(f"{name}: {error.problem}") from None
             finally:
                 path.unlink()
-            self.clips.append(
-                Clip(
-                    name=name,
-                    wave=waves[0],
-                    spectrogram=spectrograms[0].numpy(),
-                    mean=posterior.mean()[0].numpy(),
-                    stddev=posterior.stddev()[0].numpy(),
-                )
+            clip = Clip(
+                name=name,
+                wave=waves[0],
+                spectrogram=spectrograms[0].numpy(),
+                mean=posterior.mean()[0].numpy(),
+                stddev=posterior.stddev()[0].numpy(),
             )
-            index = len(self.clips) - 1
-        return self.clip(index)
+            dropped = self._hold_upload(index, clip)
+        return {**self._heard(index, clip), "dropped": dropped}
+
+    def _hold_upload(self, index: int, clip: Clip) -> list[dict[str, Any]]:
+        """Adds an upload under ``index``, then drops the oldest uploads while more than
+        `MAX_UPLOADS` (or `MAX_UPLOADS_HELD_BYTES`) are held; returns those dropped."""
+        dropped = []
+        with self._held:
+            self.clips.append(clip)
+            self._ids.append(index)
+            self._next_id = index + 1
+            while len(self.clips) - self.num_fixed > 1 and (
+                len(self.clips) - self.num_fixed > MAX_UPLOADS
+                or sum(_nbytes(c) for c in self.clips[self.num_fixed :]) > MAX_UPLOADS_HELD_BYTES
+            ):
+                old = self.clips.pop(self.num_fixed)
+                dropped.append({"index": self._ids.pop(self.num_fixed), "name": old.name})
+        return dropped
 
     # ------------------------------------------------------------------ sounds
 
@@ -329,25 +367,33 @@ class Explorer:
     # ------------------------------------------------------------------ helpers
 
     def _clip(self, index: int) -> Clip:
-        if not 0 <= int(index) < len(self.clips):
-            raise ValueError(f"no clip {index}: there are {len(self.clips)}")
-        return self.clips[int(index)]
+        """The clip with ``index`` (a fixed clip's position, or the index an upload was given)."""
+        with self._held:
+            if int(index) in self._ids:
+                return self.clips[self._ids.index(int(index))]
+            held, next_id = len(self.clips), self._next_id
+        if self.num_fixed <= int(index) < next_id:
+            raise ValueError(f"no clip {index}: dropped to stay within {MAX_UPLOADS} uploads")
+        raise ValueError(f"no clip {index}: there are {held}")
 
-    def _describe(self, index: int) -> dict[str, Any]:
-        clip = self.clips[index]
+    def _held_clips(self) -> list[tuple[int, Clip]]:
+        """Every clip held now, fixed ones first, with its index."""
+        with self._held:
+            return list(zip(self._ids, self.clips, strict=True))
+
+    def _describe(self, index: int, clip: Clip) -> dict[str, Any]:
         return {"index": index, "name": clip.name, "label": clip.label, "speaker": clip.speaker}
 
     def _projection(self, method: str) -> tuple[np.ndarray, tuple[str, str], Any]:
         """The fixed clips' 2-D points, axis labels and PCA (None for t-SNE), computed once."""
         if method not in self._maps:
             means = np.stack([c.mean for c in self.clips[: self.num_fixed]])  # [n, latent]
-            self._maps[method] = plots.project_latents(means, method, seed=self.seed)
+            self._maps[method] = latent_geometry.project_latents(means, method, seed=self.seed)
         return self._maps[method]
 
-    def _place(self, xy: np.ndarray, pca: Any) -> np.ndarray:
-        """Every clip's 2-D point ``[clips, 2]``: uploads by the PCA, or (t-SNE, which cannot
-        place new points) at their nearest fixed clip's point."""
-        uploads = self.clips[self.num_fixed :]
+    def _place(self, xy: np.ndarray, pca: Any, uploads: Sequence[Clip]) -> np.ndarray:
+        """Every clip's 2-D point ``[clips, 2]``: the fixed clips' ``xy``, then ``uploads`` by the
+        PCA, or (t-SNE, which cannot place new points) at their nearest fixed clip's point."""
         if not uploads:
             return xy
         extra = np.stack([c.mean for c in uploads])  # [uploads, latent]
@@ -358,16 +404,28 @@ class Explorer:
         return np.concatenate([xy, xy[nearest]])
 
 
-def fsdd_clips(model: VAE, records: Sequence[fsdd.FSDDRecord]) -> list[Clip]:
-    """FSDD records -> encoded `Clip`s, named ``{digit}_{speaker}_{take}``."""
-    spectrograms, posterior, waves = generation.encode_files(model, [r.path for r in records])
+def record_clips(model: VAE, records: Sequence[AudioRecord | Path]) -> list[Clip]:
+    """A data set's records (or plain paths: unlabelled) -> encoded `Clip`s, named after their
+    files (FSDD's ``{digit}_{speaker}_{take}``)."""
+    paths = [getattr(r, "path", r) for r in records]
+    spectrograms, posterior, waves = generation.encode_files(model, paths)
     means, stddevs = posterior.mean().numpy(), posterior.stddev().numpy()  # [n, latent] each
     return [
         Clip(
-            r.path.stem, waves[i], spectrograms[i].numpy(), means[i], stddevs[i], r.label, r.speaker
+            Path(path).stem,
+            waves[i],
+            spectrograms[i].numpy(),
+            means[i],
+            stddevs[i],
+            getattr(r, "label", -1),
+            getattr(r, "speaker", ""),
         )
-        for i, r in enumerate(records)
+        for i, (r, path) in enumerate(zip(records, paths, strict=True))
     ]
+
+
+def _nbytes(clip: Clip) -> int:
+    return sum(a.nbytes for a in (clip.wave, clip.spectrogram, clip.mean, clip.stddev))
 
 
 def _check_count(n: int) -> None:

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_audio_vae import defaults
+from tfp_audio_vae.deprecation import module_getattr
 from tfp_audio_vae.seeds import glorot_uniform
 
 tfd = tfp.distributions
@@ -27,24 +28,25 @@ class SpectrogramDecoder(keras.layers.Layer):
     ``[freq, time, 1]`` and its learned scale, floored at ``scale_floor`` (normalised units, where
     each frequency bin has unit variance over the training set):
 
-    - ``"bin"`` (default, `defaults.DECODER_SCALE`): one weight per frequency bin, shared over
-      time and examples. Measured on FSDD at 15 epochs: reconstructions recognised 55% against
-      51% for ``"pixel"``, Inception Score 2.1 against 1.5.
+    - ``"optimal"`` (the default, `defaults.DECODER_SCALE`): the σ-VAE's calibrated decoder
+      (Rybkin et al. 2021), per bin. In training each bin's scale is the root-mean-square error
+      of the batch's means in that bin (the scale that maximises the batch's likelihood, see
+      `calibrated`), so the weight of reconstruction against the KL is right from the first
+      step, where a learned scale moves by about the learning rate per step. Outside training
+      the scale is a running average of the training batches' values.
+    - ``"bin"``: one learned weight per frequency bin, shared over time and examples.
     - ``"pixel"``: predicted per time-frequency cell; the likelihood is markedly higher, mostly by
-      giving the silent padding a tiny variance, which does not make the audio better.
-    - ``"global"``: one weight.
-    - ``"optimal"``: the σ-VAE's calibrated decoder (Rybkin et al. 2021), per bin. In training
-      each bin's scale is the root-mean-square error of the batch's means in that bin (the scale
-      that maximises the batch's likelihood, see `calibrated`), so the weight of reconstruction
-      against the KL is right from the first step; a learned scale moves by about the learning rate
-      per step and, measured on FSDD after 30 epochs, still sat 1.25x above that error in every
-      bin. Outside training the scale is a running average of the training batches' values.
+      giving the silent padding a tiny variance, and the audio collapses (the fine structure is
+      explained as noise).
+    - ``"global"``: one learned weight.
+
+    ``docs/results.md`` ("What each lever did") has what each measured.
 
     A subclass builds its network in ``__init__`` and maps z to ``params`` ``[batch, freq, time,
     2 or 1]`` (location, and the raw scale for ``"pixel"``), then returns `likelihood`.
 
     ``residual_power`` (``[freq]`` or ``None``) is the decoder's level calibration, set after
-    training by `synthesis.level.calibrate_level` and saved in its config: per frequency bin,
+    training by `models.level.calibrate_level` and saved in its config: per frequency bin,
     ``0.5 log mean exp(2 e)`` over the training clips' residuals ``e = L - mu_L`` (natural-log
     magnitude, nats) at the posterior mean, so ``exp(mu_L + residual_power)`` has the training
     clips' expected power (`synthesis.waveforms.audible_spectrogram`).
@@ -165,7 +167,7 @@ def _normal(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Independent:
 
 
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
-class ConvDecoder(SpectrogramDecoder):
+class Conv2DDecoder(SpectrogramDecoder):
     """A transposed-convolution decoder returning ``Independent(Normal(loc, scale), 3)``.
 
     A dense layer maps z to a ``[freq / 2^L, time / 2^L, filters[0]]`` grid; each of the ``L``
@@ -224,7 +226,7 @@ class Conv1DDecoder(SpectrogramDecoder):
     time with a stride-2 transposed convolution (kernel 4); a 1x1 convolution maps each frame's
     features to the ``freq`` bins of ``loc`` (and of the raw scale for ``"pixel"``), so harmonic
     combs across frequency come from one feature vector per frame. About 55 M multiply-adds per
-    example, against 88 M for `ConvDecoder`, whose last layers spend most of theirs on 16-32
+    example, against 88 M for `Conv2DDecoder`, whose last layers spend most of theirs on 16-32
     channels at full resolution. The scale is as `SpectrogramDecoder` describes.
 
     Args:
@@ -271,3 +273,8 @@ class Conv1DDecoder(SpectrogramDecoder):
         frames = self.to_params(h)  # [batch, time, freq * (2 or 1)]: a spectrum per frame
         frames = tf.reshape(frames, [-1, time, self.params_per_cell, freq])
         return self.likelihood(tf.transpose(frames, [0, 3, 1, 2]))  # [batch, freq, time, 2|1]
+
+
+# Models saved by 0.1 name the 2-D decoder by its old registered name: it loads as this class.
+keras.saving.get_custom_objects()["tfp_audio_vae>ConvDecoder"] = Conv2DDecoder
+__getattr__ = module_getattr(__name__, {"ConvDecoder": "Conv2DDecoder"})

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_audio_vae.deprecation import module_getattr
 from tfp_audio_vae.seeds import glorot_uniform
 
 tfd = tfp.distributions
@@ -90,7 +91,7 @@ class StridedConvEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
-class ConvEncoder(StridedConvEncoder):
+class Conv2DEncoder(StridedConvEncoder):
     """An image-style encoder: 2-D stride-2 convolutions over frequency and time.
 
     Each of ``len(filters)`` blocks halves frequency and time (128 x 128 -> 4 x 4 with the
@@ -140,6 +141,11 @@ class Conv1DEncoder(StridedConvEncoder):
 
     def inputs(self, x: tf.Tensor) -> tf.Tensor:
         return tf.transpose(x[..., 0], [0, 2, 1])  # [batch, time, freq]: a spectrum per frame
+
+
+# Models saved by 0.1 name the 2-D encoder by its old registered name: it loads as this class.
+keras.saving.get_custom_objects()["tfp_audio_vae>ConvEncoder"] = Conv2DEncoder
+__getattr__ = module_getattr(__name__, {"ConvEncoder": "Conv2DEncoder"})
 
 
 def diagonal_posterior(params: tf.Tensor, scale_floor: float) -> tfd.MultivariateNormalDiag:

@@ -116,7 +116,7 @@ def refine_latents(
     Each z starts at the mean of q(z | x), the encoder's guess, and takes ``steps`` Adam steps up
     log p(x | z) + log p(z) (nats; the marginal prior for a conditional one), towards the MAP
     latent of that clip. An encoder trained on 2,700 clips guesses new clips' latents worse than
-    its training clips' (`benchmarks/refine_latents.py` measures how much). Deterministic; the
+    its training clips' (`experiments/refine_latents.py` measures how much). Deterministic; the
     model is not changed.
 
     Args:

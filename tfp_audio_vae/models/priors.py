@@ -134,8 +134,13 @@ class Prior(keras.layers.Layer):
         return {**super().get_config(), "latent_dim": self.latent_dim}
 
 
-def check_temperature(temperature: float) -> None:
-    """Raises ValueError unless ``temperature`` is a positive finite number."""
+def check_temperature(temperature: float | tf.Tensor) -> None:
+    """Raises ValueError unless ``temperature`` is a positive finite number. A tensor (a
+    graph's, e.g. an exported model's input) is checked when it runs: InvalidArgumentError."""
+    if tf.is_tensor(temperature):
+        tf.debugging.assert_positive(temperature, message="temperature must be positive")
+        tf.debugging.assert_all_finite(temperature, "temperature must be finite")
+        return
     if not (temperature > 0 and np.isfinite(temperature)):
         raise ValueError(f"temperature must be a positive finite number, got {temperature}")
 
@@ -155,20 +160,21 @@ def sample_with_temperature(
       and mean, and ``z`` is pushed through the bijector;
     - anything else: the distribution's mean (an error names the distribution if it has no
       finite mean).
-    At temperature 1 this is plain sampling and no centre is computed.
+    At temperature 1 this is plain sampling and no centre is computed (a scalar tensor
+    ``temperature``, as in a graph, always takes the shrinking path).
 
     Args:
       distribution: event ``[latent]``; batch ``[]`` (``n`` draws) or ``[n]`` (one draw each).
       n: number of draws.
-      temperature: > 0.
-      seed: an int, a stateless ``(int, int)`` pair, or None.
+      temperature: > 0; a float, or a float32 scalar tensor.
+      seed: an int, a stateless ``(int, int)`` pair (or int32 ``[2]`` tensor), or None.
     Returns:
       ``[n, latent]``.
     """
     check_temperature(temperature)
     per_draw = distribution.batch_shape.rank > 0  # batch [n]: one draw from each
     shape = [] if per_draw else [n]
-    if temperature == 1.0:
+    if not tf.is_tensor(temperature) and temperature == 1.0:
         return distribution.sample(shape, seed=seed)  # [n, latent]
     index_seed, draw_seed = tfp.random.split_seed(seed, n=2)
     if hasattr(distribution, "mixture_distribution"):  # tfd.MixtureSameFamily

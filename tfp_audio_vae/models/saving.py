@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 
+from tfp_audio_vae import pretrained
 from tfp_audio_vae.files import save_keras
 from tfp_audio_vae.models import variants  # noqa: F401  (registers every layer a model may name)
 from tfp_audio_vae.models.vae import VAE
@@ -108,7 +109,8 @@ def _resolve_classes(
 
 def load_model(path: str | Path, custom_objects: Mapping[str, type] | Iterable[type] = ()) -> VAE:
     """Loads a model saved by `save_model`, in Keras safe mode (no code from the file runs):
-    ``path`` is the ``.keras`` file, or a run folder holding ``model.keras``.
+    ``path`` is the ``.keras`` file, a run folder holding ``model.keras``, or a model shipped with
+    the package (``"pretrained:fsdd"``, checked by SHA-256: `tfp_audio_vae.pretrained`).
 
     The package's own classes are always found. A user's own `Prior` subclass (or encoder,
     decoder) must be defined in this process: passed in ``custom_objects`` by plain name (a list
@@ -121,6 +123,8 @@ def load_model(path: str | Path, custom_objects: Mapping[str, type] | Iterable[t
         members fail their CRC check or would inflate past `MAX_MEMBER_BYTES` (configs) or
         `MAX_WEIGHTS_BYTES` (weights), or one Keras cannot load (the message is kept short).
     """
+    if pretrained.is_pretrained(path):
+        path = pretrained.folder(path)
     path = Path(path)
     if path.is_dir():
         path = path / "model.keras"

@@ -107,10 +107,10 @@ class VAE(keras.Model):
     ```python
     import tensorflow as tf
 
-    from tfp_audio_vae import ConvDecoder, ConvEncoder, SpectrogramConfig, StandardNormalPrior
+    from tfp_audio_vae import Conv2DDecoder, Conv2DEncoder, SpectrogramConfig, StandardNormalPrior
 
     config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
-    model = VAE(ConvEncoder(4), ConvDecoder(config.shape), StandardNormalPrior(4),
+    model = VAE(Conv2DEncoder(4), Conv2DDecoder(config.shape), StandardNormalPrior(4),
                 spectrogram_config=config)  # any encoder, decoder and prior
     x = tf.zeros([2, *config.shape])  # [batch, 128 freq, 32 time, 1]
     model.encode(x).event_shape  # ==> [4]  (q(z | x): MultivariateNormalDiag)
@@ -339,7 +339,7 @@ class VAE(keras.Model):
         ``log p(x | z) - log q(z | x)`` ``[k, batch]`` (nats).
 
         Adding ``prior.log_prob(z, labels)`` gives the log importance weights (`iwae`), so bounds
-        under several priors (a conditional prior's marginal and per-digit ones) share one set of
+        under several priors (a conditional prior's marginal and per-class ones) share one set of
         decoded draws. The k draws are decoded ``chunk`` examples' worth at a time, each chunk
         from its own part of ``seed`` (stateless; ``None`` draws from ``seed_generator``).
         """

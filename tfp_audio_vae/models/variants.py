@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.models.decoders import Conv1DDecoder, ConvDecoder, DecoderScale
-from tfp_audio_vae.models.encoders import Conv1DEncoder, ConvEncoder
+from tfp_audio_vae.deprecation import warn
+from tfp_audio_vae.models.decoders import Conv1DDecoder, Conv2DDecoder, DecoderScale
+from tfp_audio_vae.models.encoders import Conv1DEncoder, Conv2DEncoder
 from tfp_audio_vae.models.priors import (
     MixtureOfGaussiansPrior,
     Prior,
@@ -21,22 +22,24 @@ from tfp_audio_vae.models.vae import VAE, KLMode
 Variant = Literal["standard", "mog", "conditional", "vamp", "realnvp"]
 VARIANTS: tuple[str, ...] = ("standard", "mog", "conditional", "vamp", "realnvp")
 Network = Literal["conv1d", "conv2d"]
-NETWORKS = {"conv1d": (Conv1DEncoder, Conv1DDecoder), "conv2d": (ConvEncoder, ConvDecoder)}
+NETWORKS = {"conv1d": (Conv1DEncoder, Conv1DDecoder), "conv2d": (Conv2DEncoder, Conv2DDecoder)}
 
 
 def make_prior(
     variant: Variant,
     latent_dim: int,
+    *,
     num_components: int = defaults.NUM_CLASSES,
-    seed: int = 0,
+    num_classes: int = defaults.NUM_CLASSES,
     components_per_class: int = defaults.COMPONENTS_PER_CLASS,
+    seed: int = 0,
 ) -> Prior:
     """The prior of a named variant.
 
     - ``"standard"``: N(0, I).
     - ``"mog"``: a learnable mixture of ``num_components`` Gaussians (unsupervised).
     - ``"conditional"``: a mixture with ``components_per_class`` components tied to each of the
-      ``num_components`` digits, trained with labels.
+      ``num_classes`` classes, trained with labels.
     - ``"vamp"``: a `VampPrior` with 50 pseudo-inputs.
     - ``"realnvp"``: a `RealNVPPrior` flow with 4 couplings.
     """
@@ -47,7 +50,7 @@ def make_prior(
     if variant == "conditional":
         return MixtureOfGaussiansPrior(
             latent_dim,
-            num_components * components_per_class,
+            num_classes * components_per_class,
             conditional=True,
             components_per_class=components_per_class,
             seed=seed,
@@ -65,6 +68,7 @@ def build_vae(
     *,
     latent_dim: int = defaults.LATENT_DIM,
     num_components: int | None = None,
+    num_classes: int | None = None,
     components_per_class: int = defaults.COMPONENTS_PER_CLASS,
     class_names: Sequence[str] | None = None,
     kl: KLMode | None = None,
@@ -82,8 +86,11 @@ def build_vae(
       spectrogram_config: the pipeline's config (normalisation included) the model is saved with.
       prior: a variant name or any `Prior` instance (a user's own subclass included).
       latent_dim: size of z (ignored when ``prior`` is an instance: its ``latent_dim`` rules).
-      num_components: mixture components of ``"mog"``; classes of ``"conditional"``. Default: the
-        number of ``class_names``, else `defaults.NUM_CLASSES` (FSDD's 10 digits).
+      num_components: mixture components of ``"mog"``. Default: one per class (``num_classes``).
+        For ``"conditional"`` it is a deprecated alias of ``num_classes`` until 0.3.
+      num_classes: classes of ``"conditional"`` (its components are ``num_classes *
+        components_per_class``). Default: the number of ``class_names``, else
+        `defaults.NUM_CLASSES` (FSDD's 10 digits).
       components_per_class: components per class of ``"conditional"``.
       class_names: the training data's class names, in label order, saved with the model
         (see `VAE`); ``None`` for unlabelled data.
@@ -91,7 +98,7 @@ def build_vae(
         no closed form) and ``"auto"`` otherwise (analytic where TFP has it).
       decoder_scale: how the likelihood's scale is learned (see `SpectrogramDecoder`).
       network: ``"conv1d"`` (`Conv1DEncoder`, `Conv1DDecoder`: frequency bins as channels,
-        convolutions over time) or ``"conv2d"`` (`ConvEncoder`, `ConvDecoder`: image-style
+        convolutions over time) or ``"conv2d"`` (`Conv2DEncoder`, `Conv2DDecoder`: image-style
         convolutions over frequency and time).
       seed: seeds the initial weights of the encoder, decoder and mixture prior, and the VAE's own
         draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
@@ -109,11 +116,23 @@ def build_vae(
     build_vae(config, StandardNormalPrior(8)).latent_dim  # ==> 8  (a prior instance rules)
     ```
     """
-    if num_components is None:
-        num_components = len(class_names) if class_names else defaults.NUM_CLASSES
+    if isinstance(prior, str) and prior == "conditional" and num_components is not None:
+        if num_classes is not None:
+            raise TypeError("build_vae() got both num_components= and num_classes=")
+        warn("num_components= for the conditional prior", "num_classes=")
+        num_classes, num_components = num_components, None
+    if num_classes is None:
+        num_classes = len(class_names) if class_names else defaults.NUM_CLASSES
     if isinstance(prior, str):
         kl = kl or ("mc" if prior == "mog" else "auto")
-        prior = make_prior(prior, latent_dim, num_components, seed, components_per_class)
+        prior = make_prior(
+            prior,
+            latent_dim,
+            num_components=num_classes if num_components is None else num_components,
+            num_classes=num_classes,
+            components_per_class=components_per_class,
+            seed=seed,
+        )
     latent_dim = prior.latent_dim
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
@@ -135,10 +154,11 @@ def with_prior(model: VAE, prior: Prior) -> VAE:
     network with a prior fitted afterwards (`latents.fit_prior`), as in two-stage VAEs.
 
     Fitting the default mixture this way to an N(0, I) VAE's aggregate posterior leaves the
-    network as it is and lowers the test −IWAE, measured on FSDD's default run over 3 seeds, by
-    48.7 ± 1.0 nats (`benchmarks/posthoc_prior.py`), where training the network against the mixture
-    raised it. The KL is ``"auto"`` (analytic where TFP has one for the new prior); everything
-    else (β, free nats, spectrogram config, class names, seed) is ``model``'s.
+    network as it is and lowered the test −IWAE on every seed measured
+    (`experiments/posthoc_prior.py`, ``docs/data/posthoc_prior/``; ``docs/results.md``, "The prior
+    alone: a mixture fitted after training"). The KL is ``"auto"`` (analytic where TFP has one
+    for the new prior); everything else (β, free nats, spectrogram config, class names, seed) is
+    ``model``'s.
 
     Raises:
       ValueError: if ``prior.latent_dim`` differs from the model's.

@@ -1,4 +1,4 @@
-"""Audio out of a trained model: prior samples, digit-conditional samples, interpolations and
+"""Audio out of a trained model: prior samples, class-conditional samples, interpolations and
 reconstructions of any audio file, each as waveforms ``[n, num_samples]`` at the model's rate."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
+from tfp_audio_vae.deprecation import renamed_keywords
 from tfp_audio_vae.models.latents import ClassMeans, refine_latents
 from tfp_audio_vae.models.priors import check_temperature
 from tfp_audio_vae.models.vae import VAE
@@ -21,33 +22,36 @@ from tfp_audio_vae.synthesis.waveforms import AudioStatistic, decode_waveforms
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
 
 
+@renamed_keywords(digits="labels")
 def sample_latents(
     model: VAE,
     n: int,
     *,
-    digits: Sequence[int] | None = None,
+    labels: Sequence[int] | None = None,
     method: ConditionalMethod = "auto",
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
     seed: int = 0,
 ) -> tf.Tensor:
-    """``n`` latents ``[n, latent]``: from the prior, or for the given ``digits`` (length ``n``).
+    """``n`` latents ``[n, latent]``: from the prior, or for the given class ``labels`` (length
+    ``n``, each in 0 .. classes - 1; ``digits=`` is a deprecated alias until 0.3).
 
-    Digit-conditional routes:
-    - ``"prior"``: z ~ p(z | digit), the conditional mixture prior's component for that digit.
-    - ``"class-mean"``: the digit's mean posterior mean plus Gaussian noise of ``noise`` times
-      the digit's posterior spread (`latents.class_mean_latents`); works with any prior.
+    Class-conditional routes:
+    - ``"prior"``: z ~ p(z | class), the conditional mixture prior's components of that class.
+    - ``"class-mean"``: the class's mean posterior mean plus Gaussian noise of ``noise`` times
+      the class's posterior spread (`latents.class_mean_latents`); works with any prior.
     - ``"auto"``: ``"prior"`` where the model has a conditional prior, else ``"class-mean"``.
 
     ``temperature`` scales each prior draw's distance from the centre it came from (see
-    `Prior.sample`: a mixture's component mean, a flow's base mean); 1 samples the prior, and
-    the default, `defaults.TEMPERATURE`, was measured better on FSDD.
+    `Prior.sample`: a mixture's component mean, a flow's base mean); 1 samples the prior. The
+    default is `defaults.TEMPERATURE`.
     """
-    if digits is not None and len(digits) != n:
-        raise ValueError(f"{len(digits)} digits for {n} samples")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} samples")
     check_temperature(temperature)  # before any route, the class-mean one included
-    labels = None if digits is None else tf.constant(digits, tf.int32)  # [n]
+    asked = labels
+    labels = None if asked is None else tf.constant(asked, tf.int32)  # [n]
     if labels is not None and method == "auto":
         method = "prior" if model.prior.conditional else "class-mean"
     if labels is None or method == "prior":
@@ -62,19 +66,20 @@ def sample_latents(
         raise ValueError(f"unknown method {method!r}: 'auto', 'prior' or 'class-mean'")
     if class_means is None:
         raise ValueError("method='class-mean' needs class_means (see latents.class_mean_latents)")
-    if not 0 <= min(digits) <= max(digits) < len(class_means.mean):
-        raise ValueError(f"digits must lie in 0-{len(class_means.mean) - 1}")
+    if not 0 <= min(asked) <= max(asked) < len(class_means.mean):
+        raise ValueError(f"labels must lie in 0-{len(class_means.mean) - 1}")
     centres = tf.gather(tf.constant(class_means.mean, tf.float32), labels)  # [n, latent]
     spread = tf.gather(tf.constant(class_means.spread, tf.float32), labels)  # [n, latent]
     eps = tf.random.stateless_normal(tf.shape(centres), seed=[seed, 3])  # [n, latent]
     return centres + noise * temperature * spread * eps
 
 
+@renamed_keywords(digits="labels")
 def generate(
     model: VAE,
     n: int,
     *,
-    digits: Sequence[int] | None = None,
+    labels: Sequence[int] | None = None,
     method: ConditionalMethod = "auto",
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
@@ -92,15 +97,15 @@ def generate(
     from tfp_audio_vae import SpectrogramConfig, build_vae
 
     config = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
-    model = build_vae(config, "conditional", latent_dim=4, num_components=10)
+    model = build_vae(config, "conditional", latent_dim=4, num_classes=10)
     generate(model, 3, seed=0, n_iter=2).shape  # ==> (3, 2048)  (prior samples, 8 kHz)
-    generate(model, 2, digits=[7, 7], temperature=0.5, n_iter=2).shape  # ==> (2, 2048)
+    generate(model, 2, labels=[7, 7], temperature=0.5, n_iter=2).shape  # ==> (2, 2048)
     ```
     """
     z = sample_latents(
         model,
         n,
-        digits=digits,
+        labels=labels,
         method=method,
         class_means=class_means,
         noise=noise,

@@ -88,11 +88,11 @@ def audible_spectrogram(
     - ``"mean"``: exp(mu_L + s_L^2 / 2), the expected magnitude;
     - ``"power"`` (default, `defaults.AUDIO_STATISTIC`): the magnitude whose square is the
       expected power E[exp(2 L)], so the audio carries the energy of the data. With the decoder's
-      ``residual_power`` r (per bin, `level.calibrate_level`) it is exp(mu_L + r): Duan's (1983)
-      smearing estimate, the power the training clips' residuals really add, whose upper tail is
-      heavier than a Normal's. Without it, exp(mu_L + s_L^2), the Normal's own. Measured on FSDD
-      (300 test clips, the default model of seed 0): reconstructions +0.7 dB against their
-      originals with the calibration, -2.0 dB with the Normal's (``"median"``: -3.6 dB).
+      ``residual_power`` r (per bin, `models.level.calibrate_level`) it is exp(mu_L + r):
+      Duan's (1983) smearing estimate, the power the training clips' residuals really add, whose
+      upper tail is heavier than a Normal's. Without it, exp(mu_L + s_L^2), the Normal's own,
+      which leaves the audio quiet (``docs/data/level_sources.jsonl``; ``docs/results.md``, "The
+      output level").
 
     Args:
       likelihood: p(x | z), batch ``[n]``, event ``[freq, time, 1]``; an ``Independent(Normal)``

@@ -75,8 +75,8 @@ class FitPrior(keras.callbacks.Callback):
 
     Gradient steps move a mixture's means at most about one learning rate per step, too slowly to
     follow the encoder; fitting them to where the posteriors are is the exact optimum of the KL
-    term for the current encoder. Measured on FSDD after 30 epochs: digit samples recognised 76%
-    instead of 27%, and a better IWAE bound (1,717 instead of 1,739 nats).
+    term for the current encoder, and gave class samples the judge recognises far more often
+    and a better IWAE bound than gradient steps alone.
 
     The EM's initial components are picked with seed ``seed + epoch`` after epoch ``epoch``
     (0-based) and with ``seed`` at the end.

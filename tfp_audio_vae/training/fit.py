@@ -3,6 +3,7 @@
 A run folder holds everything of one training run::
 
     run_dir/
+      train.json     the run's `RunSpec` (`run_spec`): data, model, training, seed
       checkpoints/   tf.train checkpoints (weights, optimizer state, epoch), one per finished epoch
       logs/          TensorBoard event files
       history.csv    one row of metrics per epoch
@@ -24,6 +25,7 @@ the shuffling. `train` seeds no global generator.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -37,10 +39,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae import defaults
-from tfp_audio_vae.files import folder_lock
+from tfp_audio_vae.files import atomic_output, folder_lock
+from tfp_audio_vae.models.level import calibrate_level
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.vae import VAE
-from tfp_audio_vae.synthesis.level import calibrate_level
 from tfp_audio_vae.training.callbacks import (
     EpochCheckpoint,
     EpochHistory,
@@ -54,6 +56,7 @@ from tfp_audio_vae.training.distribute import (
     shard_by_data,
     task_name,
 )
+from tfp_audio_vae.training.run_spec import RECORD, RunSpec, TrainingSpec
 
 
 def _checkpoint(
@@ -236,6 +239,7 @@ def train(
     seed: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
+    spec: RunSpec | None = None,
 ) -> keras.callbacks.History:
     """Fits ``model`` for ``epochs`` epochs (in total, counting those of an earlier interrupted run).
 
@@ -269,6 +273,9 @@ def train(
         own seed (`build_vae`), the shuffling the pipeline's; no global generator is seeded.
       callbacks: further Keras callbacks.
       verbose: Keras verbosity (progress bar by default).
+      spec: the run's `RunSpec`, written as ``run_dir/train.json`` once the settings are checked
+        (`runs.Run.train` passes it). ``None`` records this call's training settings, with no
+        data or model (``train.json`` then says that this call chose them).
     Returns:
       the Keras ``History`` of the epochs run now (empty when the run had already finished).
     Raises:
@@ -302,7 +309,26 @@ def train(
     fit_prior_every = refit_period(model, fit_prior_every)
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
     run_dir = Path(run_dir)
+    if spec is None:
+        spec = RunSpec(
+            data=None,
+            model=None,
+            training=TrainingSpec(
+                epochs=epochs,
+                batch_size=None,
+                learning_rate=learning_rate,
+                lr_schedule=lr_schedule,
+                weight_decay=weight_decay,
+                speeds=None,
+                fit_prior_every=fit_prior_every,
+                cache=None,
+            ),
+            seed=seed,
+        )
     with _write_folder(run_dir, model.distribute_strategy) as write_dir:
+        if is_chief(model.distribute_strategy):
+            with atomic_output(run_dir / RECORD) as tmp:
+                tmp.write_text(json.dumps(spec.to_json(), indent=2))
         try:
             return _train(
                 model,

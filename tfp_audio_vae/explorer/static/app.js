@@ -133,13 +133,15 @@ async function chooseClip(index) {
   } catch (error) { showError(error); }
 }
 
+// Each clip keeps its index (an upload its own, after the test clips'), so a choice survives the
+// list changing; a choice whose upload was dropped falls back to the first clip.
 function fillClipChoices() {
   for (const select of document.querySelectorAll(".clip-choice")) {
     const kept = select.value;
     select.replaceChildren(...info.clips.map((clip) => new Option(clip.name, clip.index)));
-    if (kept) select.value = kept;
+    if (kept && info.clips.some((clip) => String(clip.index) === kept)) select.value = kept;
   }
-  if (!$("interp-b").dataset.touched && info.clips.length > 1) $("interp-b").value = info.clips.length - 1;
+  if (!$("interp-b").dataset.touched && info.clips.length > 1) $("interp-b").value = info.clips.at(-1).index;
 }
 
 async function sample() {
@@ -224,6 +226,10 @@ async function upload() {
     $("upload-verdict").textContent = verdictText(clip.reconstruction);
     $("upload-original-audio").src = clip.original.wav;
     play($("upload-reconstruction-audio"), clip.reconstruction, "upload", performance.now());
+    const dropped = clip.dropped.map((d) => d.name).join(", ");
+    $("upload-note").textContent = dropped ? `dropped the oldest upload, ${dropped}, to stay within ${info.max_uploads} uploads` : "";
+    $("upload-note").hidden = !dropped;
+    if (clip.dropped.some((d) => d.index === chosen)) chosen = null;
     info = await ask("/api/info");
     fillClipChoices();
     await loadMap();

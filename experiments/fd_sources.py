@@ -1,9 +1,9 @@
 """Where a model's Fréchet distance comes from: its decoder, its prior, or neither.
 
-    python benchmarks/fd_sources.py RUN [RUN ...] [--out docs/data/fd_sources.jsonl]
+    python -m experiments.fd_sources RUN [RUN ...]
 
 For each trained model (a run folder or ``.keras`` file), through the same Griffin-Lim audio and
-the same cached digit judge as `tfp-audio-vae evaluate`, the Fréchet distance (FD) to the 300 FSDD
+the same cached digit judge as `tfp-audio-vae evaluate`, the Fréchet distance (FD) to the FSDD
 test clips and the Inception Score (IS) of:
 
 - ``real_train``: 500 real training clips (what real audio scores against the test clips; real
@@ -13,42 +13,38 @@ test clips and the Inception Score (IS) of:
   aggregate posterior exactly would reach with this decoder;
 - ``recon_test``: reconstructions of the test clips (posterior mean, and refined as `evaluate`
   refines them);
-- ``samples``: 500 prior samples at the default temperature, as `evaluate` makes them.
+- ``samples``: ``--samples`` prior samples at the default temperature, as `evaluate` makes them.
 
 The gap ``samples - recon_train`` is what the prior costs; ``recon_train - real_train`` what the
 decoder costs. Copying is checked too, in the judge's feature space: the median distance from each
 sample to its nearest training clip's reconstruction (``copy_distance_samples``), beside the same
 for the test clips' reconstructions (``copy_distance_test``), which are no copies of training clips.
 Samples much nearer to training clips than held-out clips are would be replaying the training set.
-One JSON line per model goes to ``--out``.
+One JSON line per model.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from experiments import harness
+from tfp_audio_vae import defaults
+from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
+from tfp_audio_vae.evaluation.scores import frechet_distance, inception_score
+from tfp_audio_vae.models.latents import refine_latents
+from tfp_audio_vae.synthesis.generation import generate
+from tfp_audio_vae.synthesis.waveforms import decode_waveforms
 
-from tfp_audio_vae import defaults  # noqa: E402
-from tfp_audio_vae.data import fsdd  # noqa: E402
-from tfp_audio_vae.data.pipeline import evenly_spaced, load_waveforms  # noqa: E402
-from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram  # noqa: E402
-from tfp_audio_vae.evaluation.judge import get_judge  # noqa: E402
-from tfp_audio_vae.evaluation.scores import frechet_distance, inception_score  # noqa: E402
-from tfp_audio_vae.models.latents import refine_latents  # noqa: E402
-from tfp_audio_vae.models.saving import load_model  # noqa: E402
-from tfp_audio_vae.synthesis.generation import generate  # noqa: E402
-from tfp_audio_vae.synthesis.waveforms import decode_waveforms  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
+SOURCES = ("real_train", "recon_train", "recon_test", "recon_test_refined", "samples")
+COLUMNS: list[harness.Column] = [
+    ("run", "run", "{}"),
+    *[(f"FD {name}", f"{name}.frechet_distance", "{:.2f}") for name in SOURCES],
+    ("copy distance, samples", "copy_distance_samples", "{:.2f}"),
+    ("copy distance, test", "copy_distance_test", "{:.2f}"),
+]
 
 
 def reconstructions(model, waves: np.ndarray, refine_steps: int) -> np.ndarray:
@@ -70,10 +66,11 @@ def nearest_distances(features: np.ndarray, reference: np.ndarray) -> np.ndarray
     return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
 
 
-def sources(run: str, judge, test_waves: np.ndarray, train_waves: np.ndarray) -> dict[str, Any]:
+def sources(loaded: harness.Loaded, train_clips: int, samples: int, seed: int) -> dict[str, Any]:
     """The FD and IS of each audio set above, and the copy distances, for one model."""
-    model = load_model(run)
-    real = judge.features(test_waves)  # [300, d]
+    model, judge, test_waves = loaded.model, loaded.judge, loaded.waves
+    train_waves, _ = loaded.train_waves(train_clips)
+    real = judge.features(test_waves)  # [n, d]
 
     def scores(waves: np.ndarray) -> dict[str, float]:
         return {
@@ -83,17 +80,17 @@ def sources(run: str, judge, test_waves: np.ndarray, train_waves: np.ndarray) ->
 
     recon_train = reconstructions(model, train_waves, 0)
     recon_test = reconstructions(model, test_waves, 0)
-    samples = generate(model, defaults.GENERATED_CLIPS, seed=0)
+    generated = generate(model, samples, seed=seed)
     train_features = judge.features(recon_train)
     return {
-        "run": run,
+        "run": loaded.name,
         "real_train": scores(train_waves),
         "recon_train": scores(recon_train),
         "recon_test": scores(recon_test),
         "recon_test_refined": scores(reconstructions(model, test_waves, defaults.REFINE_STEPS)),
-        "samples": scores(samples),
+        "samples": scores(generated),
         "copy_distance_samples": float(
-            np.median(nearest_distances(judge.features(samples), train_features))
+            np.median(nearest_distances(judge.features(generated), train_features))
         ),
         "copy_distance_test": float(
             np.median(nearest_distances(judge.features(recon_test), train_features))
@@ -102,30 +99,16 @@ def sources(run: str, judge, test_waves: np.ndarray, train_waves: np.ndarray) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="run folders or .keras files")
+    parser = harness.parser(__doc__, "fd_sources.jsonl", runs=True)
     parser.add_argument("--train-clips", type=int, default=500)
-    parser.add_argument("--out", default="benchmarks/results/fd_sources.jsonl")
+    parser.add_argument("--samples", type=int, default=defaults.GENERATED_CLIPS)
     args = parser.parse_args(argv)
-    root = fsdd.locate()
-    judge = get_judge(root, verbose=0)
-    config = load_model(args.runs[0]).audio_config()
-    test_waves, _ = load_waveforms(fsdd.records(root, "test"), config)
-    train_records = evenly_spaced(fsdd.records(root, "train"), args.train_clips)
-    train_waves, _ = load_waveforms(train_records, config)
-    for run in args.runs:
-        record = sources(run, judge, test_waves, train_waves)
-        record["command"] = " ".join(["python benchmarks/fd_sources.py", *(argv or sys.argv[1:])])
-        record["environment"] = environment(tf)
-        append_jsonl(args.out, record)
-        print(
-            f"{run}: FD real train {record['real_train']['frechet_distance']:.2f}, "
-            f"train reconstructions {record['recon_train']['frechet_distance']:.2f}, "
-            f"test reconstructions {record['recon_test']['frechet_distance']:.2f}, "
-            f"samples {record['samples']['frechet_distance']:.2f}; copy distance samples "
-            f"{record['copy_distance_samples']:.2f}, test {record['copy_distance_test']:.2f}"
-        )
-    return 0
+    return harness.each_run(
+        args,
+        lambda loaded: [sources(loaded, args.train_clips, args.samples, args.seed)],
+        COLUMNS,
+        {"train_clips": args.train_clips, "samples": args.samples, "seed": args.seed},
+    )
 
 
 if __name__ == "__main__":

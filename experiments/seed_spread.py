@@ -1,74 +1,77 @@
 """Run-to-run spread: `examples/compare_priors.py` at its settings with several seeds, mean ± sd.
 
-    python benchmarks/seed_spread.py                         # seeds 0, 1, 2 at the defaults
-    python benchmarks/seed_spread.py --seeds 0,1 -- --quick  # anything after -- goes to the example
+    python -m experiments.seed_spread                          # seeds 0, 1, 2 at the defaults
+    python -m experiments.seed_spread --seeds 0,1 -- --quick   # anything after -- goes to the example
 
 Each seed is one run of the real example, in its own process, into ``--workdir/seed<N>`` (a seed
 whose folder already holds a finished ``results.json`` of the same command is read, not rerun). For
 both priors, every figure of the example's table is reported as mean ± sample standard deviation
 over the seeds, and so is the mixture's −IWAE minus N(0, I)'s, paired by seed: the mixture beats
 N(0, I) by more than the run-to-run spread when that difference is negative by more than its own
-standard deviation and more than either prior's. Writes ``--out`` (JSON) and prints a Markdown table.
+standard deviation and more than either prior's. Appends one JSON line and prints a Markdown table.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from environment import environment  # benchmarks/environment.py
+from experiments import harness
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO_ROOT / "examples" / "compare_priors.py"
-sys.path.insert(0, str(EXAMPLE.parent))
-from compare_priors import COLUMNS, lookup  # noqa: E402  (the example's own table columns)
-
+EXAMPLE = "examples/compare_priors.py"
 PRIORS = ("standard", "mixture")
-IWAE = ("likelihood", "neg_iwae")
+IWAE = "likelihood.neg_iwae"
+COLUMNS: list[harness.Column] = [
+    ("figure", "figure", "{}"),
+    ("N(0, I)", "standard", "{}"),
+    ("mixture", "mixture", "{}"),
+]
 
 
 def run_seed(seed: int, workdir: Path, passed: list[str]) -> dict[str, Any]:
     """The example's ``results.json`` for one seed, running it unless a finished one is there."""
     out = workdir / f"seed{seed}"
     argv = ["--seed", str(seed), "--out", str(out), *passed]
-    command = "python examples/compare_priors.py " + " ".join(argv)
+    command = f"python {EXAMPLE} " + " ".join(argv)
     results = out / "results.json"
     if results.exists() and json.loads(results.read_text())["command"] == command:
         print(f"seed {seed}: reusing {results}")
     else:
-        print(f"seed {seed}: {command}", flush=True)
-        subprocess.run([sys.executable, str(EXAMPLE), *argv], check=True, cwd=REPO_ROOT)
+        print(f"seed {seed}: {shlex.join(['python', EXAMPLE, *argv])}", flush=True)
+        subprocess.run([sys.executable, EXAMPLE, *argv], check=True, cwd=harness.REPO_ROOT)
     return json.loads(results.read_text())
 
 
-def spread(values: list[float]) -> dict[str, float]:
+def spread(values: list[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one value) and the values themselves."""
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "sd": sd, "values": values}
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean ± sd of every table figure per prior, and of the paired −IWAE difference."""
+    """Mean ± sd of every figure of `harness.EVALUATE_COLUMNS` per prior, and of the paired
+    −IWAE difference."""
     figures = {
         prior: {
-            name: spread([float(lookup(run["results"][prior], keys)) for run in runs])
-            for name, keys, _ in COLUMNS
+            key: spread([float(harness.lookup(run["results"][prior], key)) for run in runs])
+            for _, key, _ in harness.EVALUATE_COLUMNS
+            if all(harness.lookup(run["results"][prior], key) is not None for run in runs)
         }
         for prior in PRIORS
     }
     difference = spread(
         [
-            float(lookup(run["results"]["mixture"], IWAE))
-            - float(lookup(run["results"]["standard"], IWAE))
+            harness.lookup(run["results"]["mixture"], IWAE)
+            - harness.lookup(run["results"]["standard"], IWAE)
             for run in runs
         ]
     )
-    iwae_sds = [figures[prior]["test -IWAE (nats)"]["sd"] for prior in PRIORS]
+    iwae_sds = [figures[prior][IWAE]["sd"] for prior in PRIORS]
     beats = difference["mean"] < 0 and -difference["mean"] > max(difference["sd"], *iwae_sds)
     return {
         "figures": figures,
@@ -78,50 +81,50 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _cell(fmt: str, value: float) -> str:
-    """``value`` in the example's column format (rounded first where it formats integers)."""
-    return fmt.format(round(value) if fmt.endswith("d}") else value)
-
-
-def markdown(summary: dict[str, Any]) -> str:
-    """The figures as a Markdown table, one row per figure, mean ± sd per prior."""
-    lines = ["| figure | N(0, I) | mixture |", "|---|---|---|"]
-    for name, _, fmt in COLUMNS:
-        cells = []
+def rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The summary as table rows: one per figure, ``mean ± sd`` per prior."""
+    lines = []
+    for header, key, fmt in harness.EVALUATE_COLUMNS:
+        cells = {}
         for prior in PRIORS:
-            entry = summary["figures"][prior][name]
-            mean, sd = _cell(fmt, entry["mean"]), _cell(fmt.replace("+", ""), entry["sd"])
-            cells.append(f"{mean} ± {sd}")
-        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+            entry = summary["figures"][prior].get(key)
+            sd_format = fmt.replace("+", "")
+            cells[prior] = (
+                "–" if entry is None
+                else f"{fmt.format(entry['mean'])} ± {sd_format.format(entry['sd'])}"
+            )  # fmt: skip
+        lines.append({"figure": header, **cells})
     diff = summary["mixture_minus_standard_neg_iwae"]
     lines.append(
-        f"| mixture − N(0, I), −IWAE (nats, paired) | {diff['mean']:+.0f} ± {diff['sd']:.0f} | |"
+        {
+            "figure": "mixture − N(0, I), −IWAE (nats, paired)",
+            "standard": "",
+            "mixture": f"{diff['mean']:+.0f} ± {diff['sd']:.0f}",
+        }
     )
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     passed = argv[argv.index("--") + 1 :] if "--" in argv else []
     own = argv[: argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__, "seed_spread.jsonl")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--workdir", default="runs/seed_spread", help="one folder per seed")
-    parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks/results/seed_spread.json"))
     args = parser.parse_args(own)
+    if args.fsdd:
+        passed = ["--fsdd", args.fsdd, *passed]
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [run_seed(s, Path(args.workdir), passed) for s in seeds]
     summary = summarise(runs)
-    payload = {
-        "command": "python benchmarks/seed_spread.py " + " ".join(argv),
+    figures = {
         "seeds": seeds,
-        "environment": environment(),
         "runs": [{"command": r["command"], "seconds": r["seconds"]} for r in runs],
         **summary,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=2))
-    print(markdown(summary))
+    harness.append_record(args.record, figures, {"example_options": passed})
+    print(harness.table(rows(summary), COLUMNS))
     print(
         f"\nmixture beats N(0, I) beyond the spread: {summary['mixture_beats_standard_beyond_spread']}"
     )

@@ -1,11 +1,11 @@
 """Where the output level goes: one model's audio level under each way of turning p(x | z) into a
 magnitude, against the real clips.
 
-    python benchmarks/level_sources.py RUN [RUN ...] --out benchmarks/results/level_sources.jsonl
+    python -m experiments.level_sources RUN [RUN ...]
 
 For each model (a run folder or ``model.keras`` trained on FSDD), the median level (dB, 0 is as
-loud as the data: `scores.level_difference_db`) of its reconstructions of the 300 test clips and
-of 300 prior samples (temperature `defaults.TEMPERATURE`), all through Griffin-Lim, with the
+loud as the data: `scores.level_difference_db`) of its reconstructions of the test clips and
+of ``--samples`` prior samples (temperature `defaults.TEMPERATURE`), all through Griffin-Lim, with the
 log-magnitude mean mu_L plus, per frequency bin:
 
 - nothing (``median``: exp(mu_L));
@@ -21,37 +21,37 @@ residual of training and test clips (normalised units). One JSON line per model.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
-from environment import append_jsonl, environment  # noqa: E402  (benchmarks/environment.py)
+from experiments import harness
+from tfp_audio_vae import defaults
+from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
+from tfp_audio_vae.evaluation.scores import level_difference_db
+from tfp_audio_vae.models.level import calibrate_level
+from tfp_audio_vae.synthesis.generation import sample_latents
+from tfp_audio_vae.synthesis.waveforms import spectrogram_to_waveform
 
-from tfp_audio_vae import defaults  # noqa: E402
-from tfp_audio_vae.data import fsdd, pipeline  # noqa: E402
-from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram  # noqa: E402
-from tfp_audio_vae.evaluation.scores import level_difference_db  # noqa: E402
-from tfp_audio_vae.models.saving import load_model  # noqa: E402
-from tfp_audio_vae.synthesis.generation import sample_latents  # noqa: E402
-from tfp_audio_vae.synthesis.level import calibrate_level  # noqa: E402
-from tfp_audio_vae.synthesis.waveforms import spectrogram_to_waveform  # noqa: E402
+TRAIN_CLIPS = 300
+SHIFTS = ("median", "normal_scale", "normal_test_rms (oracle)", "smearing_train",
+          "smearing_test (oracle)")  # fmt: skip
+COLUMNS: list[harness.Column] = [
+    ("run", "run", "{}"),
+    *[(f"recon., {name} (dB)", f"reconstructions_db.{name}", "{:+.1f}") for name in SHIFTS],
+    *[(f"samples, {name} (dB)", f"samples_db.{name}", "{:+.1f}") for name in SHIFTS],
+    ("true magnitudes (dB)", "true_magnitudes_db", "{:+.1f}"),
+]
 
 
-def levels(run: str, seed: int) -> dict:
-    path = Path(run) / "model.keras" if Path(run).is_dir() else Path(run)
-    model = load_model(path)
+def levels(loaded: harness.Loaded, samples: int, seed: int) -> dict:
+    """The level of the run's reconstructions and samples under each shift, in dB."""
+    model = loaded.model
     config = model.audio_config()
     std = np.asarray(config.std, np.float64)  # [freq]
-    root = fsdd.locate(None)
-    test_waves, _ = pipeline.load_waveforms(fsdd.records(root, "test"), config)
-    train_waves, _ = pipeline.load_waveforms(fsdd.records(root, "train")[::9], config)
+    test_waves = loaded.waves
+    train_waves, _ = loaded.train_waves(TRAIN_CLIPS)
 
     def decoded(waves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         x = waveform_to_spectrogram(waves, config)  # [n, freq, time, 1]
@@ -67,7 +67,7 @@ def levels(run: str, seed: int) -> dict:
     x_test, loc_test, scale, smearing_test = decoded(test_waves)
     x_train, loc_train, _, smearing_train = decoded(train_waves)
     e_test, e_train = x_test - loc_test, x_train - loc_train  # [n, freq, time]
-    z = sample_latents(model, 300, seed=seed)
+    z = sample_latents(model, samples, seed=seed)
     loc_samples = model.decode(z).distribution.loc.numpy()[..., 0]
 
     def level(loc: np.ndarray, shift_nats: np.ndarray) -> float:
@@ -79,7 +79,7 @@ def levels(run: str, seed: int) -> dict:
         ).numpy()  # fmt: skip
         return level_difference_db(waves, test_waves)
 
-    shifts = {
+    shifts = {  # SHIFTS, in nats per bin
         "median": np.zeros_like(std),
         "normal_scale": (scale * std) ** 2,
         "normal_test_rms (oracle)": np.mean(e_test**2, axis=(0, 2)) * std**2,
@@ -87,7 +87,7 @@ def levels(run: str, seed: int) -> dict:
         "smearing_test (oracle)": smearing_test,
     }
     return {
-        "run": str(path),
+        "run": loaded.name,
         "reconstructions_db": {name: level(loc_test, s) for name, s in shifts.items()},
         "samples_db": {name: level(loc_samples, s) for name, s in shifts.items()},
         "true_magnitudes_db": level(x_test, np.zeros_like(std)),
@@ -100,20 +100,15 @@ def levels(run: str, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="run folders or model.keras files")
-    parser.add_argument("--seed", type=int, default=0, help="of the samples and Griffin-Lim")
-    parser.add_argument("--out", default="benchmarks/results/level_sources.jsonl")
+    parser = harness.parser(__doc__, "level_sources.jsonl", runs=True)
+    parser.add_argument("--samples", type=int, default=defaults.GENERATED_CLIPS)
     args = parser.parse_args(argv)
-    for run in args.runs:
-        line = {
-            **levels(run, args.seed),
-            "command": "python benchmarks/level_sources.py " + " ".join(argv or sys.argv[1:]),
-            "environment": environment(tf, tfp, np),
-        }
-        print(json.dumps({k: line[k] for k in ("run", "reconstructions_db", "samples_db")}))
-        append_jsonl(args.out, line)
-    return 0
+    return harness.each_run(
+        args,
+        lambda loaded: [levels(loaded, args.samples, args.seed)],
+        COLUMNS,
+        {"samples": args.samples, "seed": args.seed},
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Quality against training minutes: what each budget buys, from recorded runs.
 
-    python benchmarks/quality_vs_minutes.py \\
+    python -m experiments.quality_vs_minutes \\
         "previous default=docs/data/quality_vs_minutes/previous_default.json" \\
         "default=docs/data/quality_vs_minutes/default.json" \\
         "best=docs/data/quality_vs_minutes/best.json" \\
@@ -11,15 +11,14 @@ mixture VAE's training seconds and machine record it holds; or ``LABEL=FILE@SECO
 ``metrics.json`` of ``tfp-audio-vae evaluate`` (which records no training time), with the
 training seconds measured elsewhere. Plots reconstructions recognised by the judge and the
 Inception Score of prior samples (the mixture VAE's, beside the real-audio ceiling) against
-training minutes, writes the points as JSON beside the figure (``.json`` for ``.png``), and
-prints them as a Markdown table (the results page's ablation table: minutes, the machine's
+training minutes, appends the points as one JSON line to ``--record``, and prints them as a
+Markdown table (the results page's ablation table: minutes, the machine's
 measured fp32 GFLOP/s and every judged figure per point). Compare minutes only between runs on
 the same machine: each point carries its machine record.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,6 +28,28 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from experiments import harness  # noqa: E402
+
+COLUMNS: list[harness.Column] = [
+    ("setting", "label", "{}"),
+    ("latent", "latent_dim", "{}"),
+    ("epochs", "epochs", "{}"),
+    ("refine steps", "refine_steps", "{}"),
+    ("training min", "train_minutes", "{:.1f}"),
+    ("GFLOP/s", "gflops", "{:.0f}"),
+    ("recon. judged", "recon_judged", "{:.1%}"),
+    ("recon. LSD (dB)", "recon_lsd_db", "{:.2f}"),
+    ("IS", "inception_score", "{:.2f}"),
+    ("FD", "frechet_distance", "{:.2f}"),
+    ("digit samples", "digit_samples_judged", "{:.1%}"),
+    ("recon. level (dB)", "recon_level_db", "{:+.1f}"),
+    ("sample level (dB)", "sample_level_db", "{:+.1f}"),
+    ("test −IWAE (nats)", "neg_iwae", "{:.0f}"),
+    ("real audio: judged", "ceiling.recon_judged", "{:.1%}"),
+    ("real audio: IS", "ceiling.inception_score", "{:.2f}"),
+    ("real audio: FD", "ceiling.frechet_distance", "{:.2f}"),
+]
 
 
 def point(spec: str) -> dict[str, Any]:
@@ -49,6 +70,7 @@ def point(spec: str) -> dict[str, Any]:
         "source": path,
         "train_minutes": train_s / 60,
         "machine": machine,
+        "gflops": machine["at_start"]["matmul_gflops_fp32"] if machine else None,
         "recon_judged": reconstruction["judge_accuracy"],
         "recon_lsd_db": reconstruction["log_spectral_distance_db"],
         "recon_level_db": reconstruction["level_db"],
@@ -90,41 +112,15 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     plt.close(fig)
 
 
-def markdown_table(points: list[dict[str, Any]]) -> str:
-    """The points as a Markdown table, one row each, in the order given."""
-    rows = [
-        "| setting | latent | epochs | refine steps | training min | GFLOP/s | recon. judged "
-        "| recon. LSD (dB) | IS | FD | digit samples | recon. / sample level (dB) "
-        "| test −IWAE (nats) | real audio: judged / IS / FD |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for p in points:
-        gflops = p["machine"]["at_start"]["matmul_gflops_fp32"] if p["machine"] else None
-        ceiling = p["ceiling"]
-        settings = (p["latent_dim"], p["epochs"], p["refine_steps"])
-        rows.append(
-            f"| {p['label']} | "
-            + " | ".join("–" if v is None else str(v) for v in settings)
-            + f" | {p['train_minutes']:.1f} | {gflops or '–'} "
-            f"| {p['recon_judged']:.1%} | {p['recon_lsd_db']:.2f} | {p['inception_score']:.2f} "
-            f"| {p['frechet_distance']:.2f} | {p['digit_samples_judged']:.1%} "
-            f"| {p['recon_level_db']:+.1f} / {p['sample_level_db']:+.1f} | {p['neg_iwae']:.0f} "
-            f"| {ceiling['recon_judged']:.1%} / {ceiling['inception_score']:.2f} "
-            f"/ {ceiling['frechet_distance']:.2f} |"
-        )
-    return "\n".join(rows)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = harness.parser(__doc__, "quality_vs_minutes/points.jsonl")
     parser.add_argument("points", nargs="+", help="LABEL=FILE or LABEL=FILE@SECONDS")
-    parser.add_argument("--out", default="benchmarks/results/quality_vs_minutes.png")
+    parser.add_argument("--out", default="docs/img/results/quality_vs_minutes.png", help="figure")
     args = parser.parse_args(argv)
     points = [point(spec) for spec in args.points]
-    out = Path(args.out)
-    plot(points, out)
-    out.with_suffix(".json").write_text(json.dumps(points, indent=2))
-    print(markdown_table(points))
+    plot(points, Path(args.out))
+    harness.append_record(args.record, {"points": points, "figure": args.out})
+    print(harness.table(points, COLUMNS))
     return 0
 
 

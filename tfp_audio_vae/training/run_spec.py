@@ -1,0 +1,278 @@
+"""What a run is: a frozen, JSON-serialisable `RunSpec` of its data (`DataSpec`: FSDD, SC09 or a
+folder, and so its splits), its model (`ModelSpec`), its training (`TrainingSpec`) and its seed.
+
+`training.fit.train` writes it as the run folder's ``train.json`` before the first epoch, and
+`changed_settings` compares a resumed run with it; `tfp_audio_vae.runs.Run` is the folder that
+holds one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from tfp_audio_vae import defaults
+
+if TYPE_CHECKING:
+    from tfp_audio_vae.data.pipeline import AudioRecord
+    from tfp_audio_vae.models.priors import Prior
+    from tfp_audio_vae.models.vae import VAE
+
+RECORD = "train.json"
+FORMAT = 2
+"""``train.json``'s layout: 2 is `RunSpec.to_json`; 1 (no ``"format"``) the command line's flat
+options of earlier releases, still read (`RunSpec.from_json`)."""
+
+Dataset = Literal["fsdd", "sc09", "folder"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """A data set's records: ``train`` (at most `DataSpec.limit`), ``validation`` (evaluated
+    after each epoch), ``test`` (all of it) and ``class_names`` (``None`` when unlabelled)."""
+
+    name: str
+    train: list[AudioRecord]
+    validation: list[AudioRecord]
+    test: list[AudioRecord]
+    class_names: tuple[str, ...] | None
+    all_train: list[AudioRecord]
+    """The whole train split, whatever the limit (the judge of a data set trains on it)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """Where a run's audio comes from.
+
+    Attributes:
+      dataset: ``"fsdd"`` (official split; its test split validates), ``"sc09"`` (official
+        train / validation / test lists) or ``"folder"`` (`folders.read_folder`: classes from its
+        sub-folders, its held-out clips validate and test).
+      root: the data set's folder; ``None`` for FSDD and SC09 looks where their ``locate`` does
+        (``$TFP_AUDIO_VAE_FSDD`` / ``$TFP_AUDIO_VAE_SC09``, the cache, else a download).
+      limit: at most this many training files, evenly spaced (and a ninth as many validation
+        files): quick trials.
+      skip_bad_files: skip (and report) unreadable files instead of refusing to train.
+    """
+
+    dataset: Dataset = "fsdd"
+    root: str | None = None
+    limit: int | None = None
+    skip_bad_files: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("fsdd", "sc09", "folder"):
+            raise ValueError(f"dataset must be fsdd, sc09 or folder, got {self.dataset!r}")
+        if self.dataset == "folder" and not self.root:
+            raise ValueError("a folder data set needs its root")
+
+    def splits(self) -> Splits:
+        """The records of each split (reads the folder or the official lists; may download)."""
+        from tfp_audio_vae.data import folders, fsdd, sc09
+        from tfp_audio_vae.data.pipeline import evenly_spaced
+
+        if self.dataset == "folder":
+            data = folders.read_folder(self.root)
+            name, names = str(self.root), data.class_names or None
+            train, validation, test = data.train, data.test, data.test
+        elif self.dataset == "sc09":
+            root = sc09.locate(self.root)
+            name, names = "SC09", sc09.CLASS_NAMES
+            train, validation, test = (
+                sc09.records(root, s) for s in ("train", "validation", "test")
+            )
+        else:
+            root = fsdd.locate(self.root)
+            name, names = "FSDD", tuple(str(d) for d in range(fsdd.NUM_DIGITS))
+            train, test = fsdd.records(root, "train"), fsdd.records(root, "test")
+            validation = test
+        limit = self.limit
+        return Splits(
+            name=name,
+            train=evenly_spaced(train, limit),
+            validation=evenly_spaced(validation, limit and max(1, limit // 9)),
+            test=test,
+            class_names=names,
+            all_train=train,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """The model `build_vae` makes (see it for each setting's meaning): ``prior`` is a variant
+    name (`variants.VARIANTS`) or the class name of a user's `Prior` subclass, defined once
+    ``imports`` (modules, or ``.py`` files) are imported. ``components`` is the command line's
+    ``--components``: the mixture's components for ``"mog"`` (`build_vae`'s ``num_components``),
+    the classes for ``"conditional"`` (its ``num_classes``); ``None`` takes the default."""
+
+    prior: str = defaults.PRIOR
+    latent_dim: int = defaults.LATENT_DIM
+    components: int | None = None
+    components_per_class: int = defaults.COMPONENTS_PER_CLASS
+    network: str = defaults.NETWORK
+    decoder_scale: str = defaults.DECODER_SCALE
+    beta: float = 1.0
+    warmup_steps: int = 0
+    free_nats: float = 0.0
+    imports: tuple[str, ...] = ()
+
+    def build(self, config: Any, class_names: Sequence[str] | None, seed: int) -> VAE:
+        """The untrained `VAE` for spectrograms of ``config`` (in the current strategy's scope)."""
+        from tfp_audio_vae.models.variants import build_vae
+
+        return build_vae(
+            config,
+            self.prior_instance(seed),
+            latent_dim=self.latent_dim,
+            num_components=self.components if self.prior == "mog" else None,
+            num_classes=self.components if self.prior == "conditional" else None,
+            components_per_class=self.components_per_class,
+            class_names=class_names,
+            network=self.network,
+            decoder_scale=self.decoder_scale,
+            seed=seed,
+            beta=self.beta,
+            warmup_steps=self.warmup_steps,
+            free_nats=self.free_nats,
+        )
+
+    def prior_instance(self, seed: int) -> str | Prior:
+        """``prior`` as `build_vae` takes it: a variant's name, or the user's `Prior` subclass
+        of that class name built with ``latent_dim`` (and ``seed`` where it takes one)."""
+        from tfp_audio_vae.models.priors import Prior
+        from tfp_audio_vae.models.variants import VARIANTS
+
+        if self.prior in VARIANTS:
+            return self.prior
+        found, todo = {}, [Prior]
+        while todo:
+            for cls in todo.pop().__subclasses__():
+                found[cls.__name__] = cls
+                todo.append(cls)
+        cls = found.get(self.prior)
+        if cls is None:
+            raise ValueError(
+                f"prior {self.prior}: not one of {', '.join(VARIANTS)}, nor a Prior subclass "
+                "defined by an imported module"
+            )
+        takes_seed = "seed" in inspect.signature(cls).parameters
+        return cls(self.latent_dim, **({"seed": seed} if takes_seed else {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSpec:
+    """How `training.fit.train` fits the model, and how its batches are made
+    (`pipeline.spectrogram_dataset`). ``fit_prior_every`` ``None``: the default for the prior
+    (`fit.refit_period`). ``batch_size``, ``speeds`` and ``cache`` are ``None`` in the record of
+    a `train` call given ready-made batches (the caller chose them)."""
+
+    epochs: int = defaults.EPOCHS
+    batch_size: int | None = defaults.BATCH_SIZE
+    learning_rate: float = defaults.LEARNING_RATE
+    lr_schedule: str = defaults.LR_SCHEDULE
+    weight_decay: float = defaults.WEIGHT_DECAY
+    speeds: tuple[float, ...] | None = defaults.SPEEDS
+    fit_prior_every: int | None = None
+    cache: str | None = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything that makes a run: data, model, training and seed. ``data`` and ``model`` are
+    ``None`` in the record of a `train` call given a ready-made model and batches."""
+
+    data: DataSpec | None = dataclasses.field(default_factory=DataSpec)
+    model: ModelSpec | None = dataclasses.field(default_factory=ModelSpec)
+    training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
+    seed: int = 0
+    preset: str = "default"
+
+    @classmethod
+    def from_preset(cls, preset: str = "default", **sections: Any) -> RunSpec:
+        """A spec with ``preset``'s settings (`defaults.PRESETS`) where ``sections`` leave them."""
+        chosen = defaults.PRESETS[preset]
+        model = sections.pop("model", None) or ModelSpec(latent_dim=chosen["latent_dim"])
+        training = sections.pop("training", None) or TrainingSpec(epochs=chosen["epochs"])
+        return cls(model=model, training=training, preset=preset, **sections)
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as plain JSON types (tuples as lists), with ``"format"``."""
+        return json.loads(json.dumps({"format": FORMAT, **dataclasses.asdict(self)}))
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> RunSpec:
+        """The spec of a ``train.json``: `to_json`'s layout, or the flat options of format 1.
+        Settings the record lacks (newer than it) take their defaults."""
+        if "format" not in record:
+            record = _from_flat(record)
+
+        def section(kind: type, values: dict[str, Any] | None) -> Any:
+            if values is None:
+                return None
+            known = {f.name for f in dataclasses.fields(kind)}
+            values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+            return kind(**{k: v for k, v in values.items() if k in known})
+
+        return cls(
+            data=section(DataSpec, record.get("data")),
+            model=section(ModelSpec, record.get("model")),
+            training=section(TrainingSpec, record.get("training")) or TrainingSpec(),
+            seed=int(record.get("seed", 0)),
+            preset=record.get("preset", "default"),
+        )
+
+
+# Format 1's flat options, by the section they belong to now.
+_FLAT = {
+    "model": [f.name for f in dataclasses.fields(ModelSpec)],
+    "training": [f.name for f in dataclasses.fields(TrainingSpec)],
+}
+
+
+def _from_flat(flat: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 (the command line's options, flat) in `RunSpec.to_json`'s layout."""
+    if flat.get("data"):
+        data = {"dataset": "folder", "root": flat["data"]}
+    elif flat.get("dataset") == "sc09":
+        data = {"dataset": "sc09", "root": flat.get("sc09")}
+    else:
+        data = {"dataset": "fsdd", "root": flat.get("fsdd")}
+    data.update({k: flat[k] for k in ("limit", "skip_bad_files") if k in flat})
+    record = {name: {k: flat[k] for k in keys if k in flat} for name, keys in _FLAT.items()}
+    return {**record, "data": data, "seed": flat.get("seed", 0), "preset": flat.get("preset")}
+
+
+# Settings that may change between a run and its resumption: the budget (more epochs go on
+# from the last one) and where the data is (the same data moved: compared as resolved paths).
+_RESUMABLE = {"training.epochs"}
+_PATHS = {"data.root"}
+
+
+def _leaves(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    leaves = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            leaves.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def changed_settings(before: dict[str, Any], spec: RunSpec) -> list[str]:
+    """The settings of ``spec`` that differ from the record ``before`` (a ``train.json``), as
+    ``section.name``; a setting the record lacks (newer than the run) counts as unchanged."""
+    if "format" not in before:
+        before = _from_flat(before) | {"preset": before.get("preset", "default")}
+    old, new = _leaves(before), _leaves(spec.to_json())
+    changed = []
+    for key in sorted(set(old) & set(new) - _RESUMABLE - {"format"}):
+        if key in _PATHS and old[key] and new[key]:
+            if Path(old[key]).resolve() != Path(new[key]).resolve():
+                changed.append(key)
+        elif old[key] != new[key]:
+            changed.append(key)
+    return changed
