@@ -42,6 +42,7 @@ from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import pipeline, speed  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
 from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
+from tfp_audio_vae.evaluation.tables import table  # noqa: E402
 from tfp_audio_vae.files import atomic_output  # noqa: E402
 from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
@@ -60,19 +61,19 @@ from tfp_audio_vae.training.run_spec import (  # noqa: E402
 QUICK_CLIPS = 300  # --quick: train and test clips
 
 COLUMNS = [
-    ("test -ELBO (nats)", ("likelihood", "neg_elbo"), "{:.0f}"),
-    ("test -IWAE (nats)", ("likelihood", "neg_iwae"), "{:.0f}"),
-    ("bits/dim (IWAE)", ("likelihood", "bits_per_dim_iwae"), "{:.3f}"),
-    ("KL (nats)", ("likelihood", "kl"), "{:.1f}"),
-    ("active units", ("active_units",), "{:d}"),
-    ("recon. SC", ("reconstruction", "spectral_convergence"), "{:.3f}"),
-    ("recon. LSD (dB)", ("reconstruction", "log_spectral_distance_db"), "{:.2f}"),
-    ("recon. judged", ("reconstruction", "judge_accuracy"), "{:.1%}"),
-    ("recon. level (dB)", ("reconstruction", "level_db"), "{:+.1f}"),
-    ("IS (prior samples)", ("generation", "unconditional", "inception_score"), "{:.2f}"),
-    ("FD to test", ("generation", "unconditional", "frechet_distance"), "{:.2f}"),
-    ("sample level (dB)", ("generation", "unconditional", "level_db"), "{:+.1f}"),
-    ("digit samples judged", ("generation", "conditional", "accuracy"), "{:.1%}"),
+    ("test -ELBO (nats)", "likelihood.neg_elbo", "{:.0f}"),
+    ("test -IWAE (nats)", "likelihood.neg_iwae", "{:.0f}"),
+    ("bits/dim (IWAE)", "likelihood.bits_per_dim_iwae", "{:.3f}"),
+    ("KL (nats)", "likelihood.kl", "{:.1f}"),
+    ("active units", "active_units", "{:d}"),
+    ("recon. SC", "reconstruction.spectral_convergence", "{:.3f}"),
+    ("recon. LSD (dB)", "reconstruction.log_spectral_distance_db", "{:.2f}"),
+    ("recon. judged", "reconstruction.judge_accuracy", "{:.1%}"),
+    ("recon. level (dB)", "reconstruction.level_db", "{:+.1f}"),
+    ("IS (prior samples)", "generation.unconditional.inception_score", "{:.2f}"),
+    ("FD to test", "generation.unconditional.frechet_distance", "{:.2f}"),
+    ("sample level (dB)", "generation.unconditional.level_db", "{:+.1f}"),
+    ("digit samples judged", "generation.conditional.accuracy", "{:.1%}"),
 ]
 
 
@@ -194,29 +195,6 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
         seed=args.seed,
         preset=args.preset,
     )
-
-
-def lookup(results: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if results is None:
-            return None
-        results = results.get(key)
-    return results
-
-
-def table(rows: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table: one row per model (and the real-audio ceiling), one column per figure."""
-    lines = [
-        "| model | " + " | ".join(name for name, _, _ in COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
-    for label, results in rows.items():
-        cells = []
-        for _, keys, fmt in COLUMNS:
-            value = lookup(results, keys)
-            cells.append("–" if value is None else fmt.format(value))
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def ceiling_row(real: dict[str, Any]) -> dict[str, Any]:
@@ -344,7 +322,10 @@ def main(argv: list[str] | None = None) -> int:
 
     real = next(iter(results.values()))["real_audio"]
     rows = {"real test audio (ceiling)": ceiling_row(real), **results}
-    markdown = table(rows)
+    markdown = table(
+        [{"model": label, **figures} for label, figures in rows.items()],
+        [("model", "model", "{}"), *COLUMNS],
+    )
     total = time.time() - started
     machine["at_end"] = machine_record()
     gflops = machine["at_start"]["matmul_gflops_fp32"]

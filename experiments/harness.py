@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.environment import append_jsonl, environment  # noqa: E402
 from tfp_audio_vae.data import pipeline  # noqa: E402
+from tfp_audio_vae.evaluation.tables import Column, lookup, table  # noqa: E402, F401
 from tfp_audio_vae.runs import Run, judge_for  # noqa: E402
 from tfp_audio_vae.training.run_spec import DataSpec, RunSpec, Splits  # noqa: E402
 
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-Column = tuple[str, str, str]
-"""A table column: its header, the dotted key of its value in a row, its format (``"{:.1%}"``)."""
 
 EVALUATE_COLUMNS: list[Column] = [
     ("test −ELBO (nats)", "likelihood.neg_elbo", "{:.0f}"),
@@ -303,26 +302,3 @@ def each_run(
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """The lines of a JSON-lines record."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def lookup(row: Mapping[str, Any], key: str) -> Any:
-    """``row``'s value at a dotted ``key`` (``"generation.unconditional.level_db"``), else None."""
-    value: Any = row
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
-    """A Markdown table: one line per row, one cell per column (``–`` where the row lacks it)."""
-    lines = [
-        "| " + " | ".join(header for header, _, _ in columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    for row in rows:
-        cells = []
-        for _, key, fmt in columns:
-            value = lookup(row, key)
-            cells.append("–" if value is None else fmt.format(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -51,7 +51,7 @@ from tfp_audio_vae import __version__, defaults
 from tfp_audio_vae.data.spectrogram import to_magnitude, waveform_to_spectrogram
 from tfp_audio_vae.data.stft import fit_length, window_envelope
 from tfp_audio_vae.synthesis.griffin_lim import _fast_griffin_lim
-from tfp_audio_vae.synthesis.waveforms import AudioStatistic, audible
+from tfp_audio_vae.synthesis.waveforms import MOMENTUM, SEED_BATCH, AudioStatistic, audible
 
 if TYPE_CHECKING:
     from tfp_audio_vae.models.vae import VAE
@@ -64,13 +64,6 @@ FORMAT_VERSION = 1
 
 RECORD = "export.json"
 TFLITE_FILE = "decode.tflite"
-
-GRIFFIN_LIM_BATCH = 100
-"""Clips per Griffin-Lim seed: `waveforms.to_audio`'s ``batch_size``, whose batch ``i`` takes
-seed ``seed + i``; the graph draws its initial phases the same way."""
-
-MOMENTUM = 0.99
-"""Fast Griffin-Lim's momentum, `waveforms.spectrogram_to_waveform`'s default."""
 
 
 class ExportError(ValueError):
@@ -240,11 +233,11 @@ class AudioGenerator(tf.Module):
 
 def _initial_phase(n: tf.Tensor, frames: int, bins: int, seed: tf.Tensor) -> tf.Tensor:
     """Griffin-Lim's random initial phase ``[n, frames, bins]``, drawn as `waveforms.to_audio`
-    draws it: ``GRIFFIN_LIM_BATCH`` clips at a time, batch ``i`` from stateless seed
+    draws it: ``SEED_BATCH`` clips at a time, batch ``i`` from stateless seed
     ``(seed + i, 0)``."""
 
     def draw(i: tf.Tensor, phase: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        size = tf.minimum(GRIFFIN_LIM_BATCH, n - i * GRIFFIN_LIM_BATCH)
+        size = tf.minimum(SEED_BATCH, n - i * SEED_BATCH)
         more = tf.random.stateless_uniform(
             tf.stack([size, frames, bins]), seed=tf.stack([seed + i, 0]), maxval=2 * np.pi
         )  # [size, frames, bins]

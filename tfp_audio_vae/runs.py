@@ -101,9 +101,9 @@ class Run:
     ) -> DataSpec:
         """The data the model was trained on, as the record says. FSDD at ``fsdd_root`` when it
         is given, and FSDD (said through ``say``) when the record does not name the data."""
-        spec = self.spec()
         if fsdd_root is not None:
             return DataSpec("fsdd", str(fsdd_root))
+        spec = self.spec()
         if spec is None or spec.data is None:
             why = f"no {RECORD} beside it" if spec is None else f"its {RECORD} names no data"
             say(f"{self.model_path}: {why}, so its data is taken to be FSDD")
@@ -136,8 +136,7 @@ class Run:
           ValueError: naming the folder and the changed settings, unless ``force``.
         """
         record = self._record()
-        finished_an_epoch = (self.folder / "checkpoints" / "checkpoint").is_file()
-        if record is None or not finished_an_epoch or force:
+        if record is None or force or self.finished_epochs() == 0:
             return
         if changed := changed_settings(record, spec):
             raise ValueError(

@@ -15,11 +15,12 @@ Nothing here downloads anything; a file that does not match its SHA-256 is refus
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from tfp_audio_vae.data.archives import sha256
 
 PREFIX = "pretrained:"
 NAMES = ("fsdd",)
@@ -69,12 +70,3 @@ def verify(path: Path) -> None:
             raise ValueError(f"{file}: missing or of the wrong size: reinstall the package")
         if sha256(file) != expected["sha256"]:
             raise ValueError(f"{file}: its SHA-256 does not match {MANIFEST}: reinstall it")
-
-
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()

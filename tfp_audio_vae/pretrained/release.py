@@ -32,7 +32,7 @@ from tfp_audio_vae.quiet import quiet_tensorflow
 HERE = Path(__file__).resolve().parent
 NAME = "fsdd"
 WEIGHTS = "model.weights.h5"
-ROW = [  # the results table's columns: (header, dotted key, format)
+ROW = [  # the results table's columns (`evaluation.tables.Column`)
     ("test −ELBO (nats)", "likelihood.neg_elbo", "{:.0f}"),
     ("test −IWAE (nats)", "likelihood.neg_iwae", "{:.0f}"),
     ("recon. judged", "reconstruction.judge_accuracy", "{:.1%}"),
@@ -74,17 +74,6 @@ def half_precision(source: Path, target: Path) -> Path:
     return target
 
 
-def row(results: dict[str, Any]) -> list[str]:
-    """The results table's cells of one evaluation."""
-    cells = []
-    for _, key, fmt in ROW:
-        value: Any = results
-        for part in key.split("."):
-            value = value[part]
-        cells.append(fmt.format(value))
-    return cells
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", required=True, help="the run folder (trained or resumed)")
@@ -96,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from tfp_audio_vae.data import pipeline
+    from tfp_audio_vae.data.archives import sha256
     from tfp_audio_vae.evaluation.judge import (
         content_fingerprint,
         get_judge,
@@ -103,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         load_judge,
     )
     from tfp_audio_vae.evaluation.metrics import evaluate
+    from tfp_audio_vae.evaluation.tables import table as markdown_table
     from tfp_audio_vae.machine import machine_record
     from tfp_audio_vae.models.latents import class_mean_latents
     from tfp_audio_vae.models.saving import load_model, save_model
-    from tfp_audio_vae.pretrained import MANIFEST, sha256
+    from tfp_audio_vae.pretrained import MANIFEST
     from tfp_audio_vae.progress import printer, step
     from tfp_audio_vae.runs import Run, training_data
     from tfp_audio_vae.training.run_spec import DataSpec, RunSpec
@@ -158,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
     }
     Path(args.record).write_text(json.dumps(record, indent=2, default=float) + "\n")
-    header = "| weights | " + " | ".join(name for name, _, _ in ROW) + " |"
-    table = [header, "|---" * (len(ROW) + 1) + "|"]
-    table += [f"| {label} | " + " | ".join(row(r)) + " |" for label, r in rows.items()]
+    table = markdown_table(
+        [{"weights": label, **figures} for label, figures in rows.items()],
+        [("weights", "weights", "{}"), *ROW],
+    )
     card = f"""# pretrained:fsdd
 
 The package's default mixture VAE (conditional mixture prior, {spec.model.components_per_class}
@@ -175,7 +167,7 @@ Weights stored in float16 (no optimizer state): {shipped_bytes / 2**20:.1f} MiB 
 Evaluated on the FSDD test split (recordings 0–4, 300 clips), seed 0, as
 `tfp-audio-vae evaluate` does:
 
-{chr(10).join(table)}
+{table}
 
 Settings (`train.json`, a `RunSpec`):
 

@@ -22,6 +22,10 @@ from tfp_audio_vae.synthesis.griffin_lim import griffin_lim
 tfd = tfp.distributions
 
 AudioStatistic = Literal["median", "mean", "power"]
+MOMENTUM = 0.99
+"""Fast Griffin-Lim's momentum (as `librosa.griffinlim`'s)."""
+SEED_BATCH = 100
+"""Clips per Griffin-Lim seed in `to_audio`: batch ``i`` takes seed ``seed + i``."""
 
 
 def spectrogram_to_waveform(
@@ -29,7 +33,7 @@ def spectrogram_to_waveform(
     config: SpectrogramConfig,
     *,
     n_iter: int = 32,
-    momentum: float = 0.99,
+    momentum: float = MOMENTUM,
     seed: int = 0,
 ) -> tf.Tensor:
     """Normalised log-magnitudes ``[batch, freq, time, 1]`` -> waveforms ``[batch, num_samples]``.
@@ -55,7 +59,7 @@ def to_audio(
     *,
     n_iter: int = 32,
     seed: int = 0,
-    batch_size: int = 100,
+    batch_size: int = SEED_BATCH,
 ) -> np.ndarray:
     """Model-space spectrograms ``[n, freq, time, 1]`` -> waveforms ``[n, num_samples]`` (Griffin-Lim).
 
@@ -145,7 +149,7 @@ def decode_waveforms(
     statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     seed: int = 0,
-    batch_size: int = 100,
+    batch_size: int = SEED_BATCH,
 ) -> np.ndarray:
     """Latents ``[n, latent]`` -> `audible` spectrograms -> Griffin-Lim -> waveforms
     ``[n, num_samples]``."""

@@ -243,7 +243,12 @@ def _from_flat(flat: dict[str, Any]) -> dict[str, Any]:
         data = {"dataset": "fsdd", "root": flat.get("fsdd")}
     data.update({k: flat[k] for k in ("limit", "skip_bad_files") if k in flat})
     record = {name: {k: flat[k] for k in keys if k in flat} for name, keys in _FLAT.items()}
-    return {**record, "data": data, "seed": flat.get("seed", 0), "preset": flat.get("preset")}
+    return {
+        **record,
+        "data": data,
+        "seed": flat.get("seed", 0),
+        "preset": flat.get("preset", "default"),
+    }
 
 
 # Settings that may change between a run and its resumption: the budget (more epochs go on
@@ -266,7 +271,7 @@ def changed_settings(before: dict[str, Any], spec: RunSpec) -> list[str]:
     """The settings of ``spec`` that differ from the record ``before`` (a ``train.json``), as
     ``section.name``; a setting the record lacks (newer than the run) counts as unchanged."""
     if "format" not in before:
-        before = _from_flat(before) | {"preset": before.get("preset", "default")}
+        before = _from_flat(before)
     old, new = _leaves(before), _leaves(spec.to_json())
     changed = []
     for key in sorted(set(old) & set(new) - _RESUMABLE - {"format"}):

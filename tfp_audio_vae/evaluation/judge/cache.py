@@ -8,13 +8,14 @@ after the `fingerprint` of its labelled file list as well.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.archives import sha256
 from tfp_audio_vae.data.pipeline import AudioRecord, load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.evaluation.judge.network import JUDGE_VERSION, Judge
@@ -44,19 +45,19 @@ def judge_path(cache: str | Path | None = None, fingerprint: str | None = None) 
 def fingerprint(records: Sequence[AudioRecord]) -> str:
     """16 hex digits naming a labelled file list: the SHA-256 of its (path, label) lines, sorted,
     so the same files with the same labels name the same cached judge."""
-    lines = sorted(f"{Path(r.path).resolve()}\t{r.label}" for r in records)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    return _digest(f"{Path(r.path).resolve()}\t{r.label}" for r in records)
 
 
 def content_fingerprint(records: Sequence[AudioRecord]) -> str:
     """16 hex digits naming a labelled data set by what it holds: the SHA-256 of its (file name,
     label, file SHA-256) lines, sorted, so the same clips name the same judge wherever they lie
     (a shipped judge matches a user's copy of its data by this)."""
-    lines = sorted(
-        f"{Path(r.path).name}\t{r.label}\t{hashlib.sha256(Path(r.path).read_bytes()).hexdigest()}"
-        for r in records
-    )
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    return _digest(f"{Path(r.path).name}\t{r.label}\t{sha256(Path(r.path))}" for r in records)
+
+
+def _digest(lines: Iterable[str]) -> str:
+    """16 hex digits of the SHA-256 of ``lines``, sorted and joined."""
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
 
 
 def save_judge(model: keras.Model, path: str | Path) -> Path:
