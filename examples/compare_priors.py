@@ -41,8 +41,12 @@ import keras  # noqa: E402
 from tfp_audio_vae import defaults  # noqa: E402
 from tfp_audio_vae.data import pipeline, speed  # noqa: E402
 from tfp_audio_vae.evaluation import plots  # noqa: E402
-from tfp_audio_vae.evaluation.metrics import evaluate  # noqa: E402
-from tfp_audio_vae.evaluation.tables import table  # noqa: E402
+from tfp_audio_vae.evaluation.metrics import evaluate, likelihood  # noqa: E402
+from tfp_audio_vae.evaluation.tables import (  # noqa: E402
+    BOUND_COLUMNS,
+    EVALUATE_COLUMNS,
+    table,
+)
 from tfp_audio_vae.files import atomic_output  # noqa: E402
 from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
@@ -51,6 +55,7 @@ from tfp_audio_vae.progress import printer, step  # noqa: E402
 from tfp_audio_vae.runs import Run, judge_for, training_data  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
 from tfp_audio_vae.synthesis.waveforms import write_wavs  # noqa: E402
+from tfp_audio_vae.training.fit import HELD_OUT  # noqa: E402
 from tfp_audio_vae.training.run_spec import (  # noqa: E402
     DataSpec,
     ModelSpec,
@@ -60,21 +65,7 @@ from tfp_audio_vae.training.run_spec import (  # noqa: E402
 
 QUICK_CLIPS = 300  # --quick: train and test clips
 
-COLUMNS = [
-    ("test -ELBO (nats)", "likelihood.neg_elbo", "{:.0f}"),
-    ("test -IWAE (nats)", "likelihood.neg_iwae", "{:.0f}"),
-    ("bits/dim (IWAE)", "likelihood.bits_per_dim_iwae", "{:.3f}"),
-    ("KL (nats)", "likelihood.kl", "{:.1f}"),
-    ("active units", "active_units", "{:d}"),
-    ("recon. SC", "reconstruction.spectral_convergence", "{:.3f}"),
-    ("recon. LSD (dB)", "reconstruction.log_spectral_distance_db", "{:.2f}"),
-    ("recon. judged", "reconstruction.judge_accuracy", "{:.1%}"),
-    ("recon. level (dB)", "reconstruction.level_db", "{:+.1f}"),
-    ("IS (prior samples)", "generation.unconditional.inception_score", "{:.2f}"),
-    ("FD to test", "generation.unconditional.frechet_distance", "{:.2f}"),
-    ("sample level (dB)", "generation.unconditional.level_db", "{:+.1f}"),
-    ("digit samples judged", "generation.conditional.accuracy", "{:.1%}"),
-]
+COLUMNS = [*BOUND_COLUMNS, *EVALUATE_COLUMNS]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -263,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{splits.name}: {len(splits.train)} train / {len(test_records)} test clips")
     test_data = pipeline.spectrogram_dataset(test_records, config, batch_size=args.batch_size)
     test_waves, test_labels = pipeline.load_waveforms(test_records, config)
+    # as many training clips as test clips, scored like them: the bound's generalisation gap
+    train_probe = pipeline.spectrogram_dataset(
+        pipeline.evenly_spaced(splits.train, len(test_records)), config, batch_size=args.batch_size
+    )
     verbose = 0 if args.quiet else 2
     judge = judge_for(spec.data, splits, epochs=2 if args.quick else 20, verbose=verbose, say=say)
 
@@ -298,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             say=say,
         )
+        results[label]["training_bound"] = likelihood(model, train_probe, k=1, seed=args.seed)
+        if (out / label / HELD_OUT).is_file():
+            results[label]["held_out"] = json.loads((out / label / HELD_OUT).read_text())
         timings[f"{label}_evaluate_s"] = time.time() - tick
         with step(say, f"WAVs and figures of the {label} VAE"):
             save_wavs(model, test_records, test_waves, label, out, args.seed)
@@ -331,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     gflops = machine["at_start"]["matmul_gflops_fp32"]
     command = "python examples/compare_priors.py " + " ".join(argv or sys.argv[1:])
     header = (
-        f"{splits.name} test split ({len(test_records)} clips), {args.preset} preset: "
+        f"{splits.name} test split ({len(test_records)} clips; trained on {len(splits.train)}, "
+        f"validated on {len(splits.validation)} held out from training), {args.preset} preset: "
         f"{epochs} epochs per model, latent size {args.latent_dim}, seed {args.seed}, IWAE k={k}, "
         f"{n_samples} generated clips per figure, reconstructions refined "
         f"{defaults.REFINE_STEPS} steps. "

@@ -41,7 +41,13 @@ import numpy as np  # noqa: E402
 
 from benchmarks.environment import append_jsonl, environment  # noqa: E402
 from tfp_audio_vae.data import pipeline  # noqa: E402
-from tfp_audio_vae.evaluation.tables import Column, lookup, table  # noqa: E402, F401
+from tfp_audio_vae.evaluation.tables import (  # noqa: E402, F401
+    BOUND_COLUMNS,
+    EVALUATE_COLUMNS,
+    Column,
+    lookup,
+    table,
+)
 from tfp_audio_vae.runs import Run, judge_for  # noqa: E402
 from tfp_audio_vae.training.run_spec import DataSpec, RunSpec, Splits  # noqa: E402
 
@@ -53,22 +59,6 @@ if TYPE_CHECKING:
     from tfp_audio_vae.models.vae import VAE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-EVALUATE_COLUMNS: list[Column] = [
-    ("test −ELBO (nats)", "likelihood.neg_elbo", "{:.0f}"),
-    ("test −IWAE (nats)", "likelihood.neg_iwae", "{:.0f}"),
-    ("KL (nats)", "likelihood.kl", "{:.1f}"),
-    ("active units", "active_units", "{:.0f}"),
-    ("recon. judged", "reconstruction.judge_accuracy", "{:.1%}"),
-    ("recon. LSD (dB)", "reconstruction.log_spectral_distance_db", "{:.2f}"),
-    ("recon. level (dB)", "reconstruction.level_db", "{:+.1f}"),
-    ("IS", "generation.unconditional.inception_score", "{:.2f}"),
-    ("FD", "generation.unconditional.frechet_distance", "{:.2f}"),
-    ("sample level (dB)", "generation.unconditional.level_db", "{:+.1f}"),
-    ("digit samples judged", "generation.conditional.accuracy", "{:.1%}"),
-]
-"""The figures of `metrics.evaluate` (and of ``tfp-audio-vae evaluate``'s ``metrics.json``)."""
 
 
 # --------------------------------------------------------------------------- options
@@ -224,6 +214,12 @@ class Loaded:
         """The train split as the model's spectrogram batches (unshuffled)."""
         return pipeline.spectrogram_dataset(
             self.splits.train, self.model.audio_config(), batch_size=batch_size
+        )
+
+    def validation_batches(self, batch_size: int = 64) -> tf.data.Dataset:
+        """The validation split as the model's spectrogram batches (unshuffled)."""
+        return pipeline.spectrogram_dataset(
+            self.splits.validation, self.model.audio_config(), batch_size=batch_size
         )
 
     def class_means(self) -> ClassMeans:

@@ -10,6 +10,7 @@ experiment trains the real judge.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -125,7 +126,7 @@ def test_levers_table_reads_its_record_and_the_old_harnesses(tmp_path, capsys):
     ]
     assert levers.main(["--table", str(tmp_path / "new.jsonl"), *map(str, old)]) == 0
     body = capsys.readouterr().out.strip().splitlines()[2:]
-    assert body[0].startswith("| tiny | 0 | 1 | 900 | 50.0 | 50.0% |")
+    assert body[0].startswith("| tiny | 0 | 1 | 900 | – | 50.0 | – | – | 50.0% |")
     assert any(row.startswith("| baseline: the previous default") for row in body)
     assert any(row.startswith("| conv1d-cosine (30 epochs") for row in body)
     assert not any("| – | – | – | – |" in row for row in body[1:])  # every old line has its figures
@@ -172,6 +173,32 @@ def test_posthoc_prior(trained, env, tmp_path):
     difference = line["fitted_mixture"]["neg_iwae"] - line["standard"]["neg_iwae"]
     assert line["difference"]["neg_iwae"] == pytest.approx(difference)
     assert line["fitted_mixture_evaluated"] is None
+
+
+@pytest.mark.slow
+def test_held_out_experiments(trained, env, tmp_path):
+    """iwae_convergence, scale_calibration and checkpoint_selection on the tiny run (which kept
+    its best held-out epoch and calibrated its scale on 2 validation clips)."""
+    run, *_ = trained
+    experiment(env, "iwae_convergence", str(run), *CLIPS, "--ks", "2,8",
+               "--record", str(tmp_path / "i.jsonl"))  # fmt: skip
+    [line] = records(tmp_path / "i.jsonl")
+    assert line["clips"] == 10 and set(line["neg_iwae"]) == {"2", "8"}
+    tightening = line["neg_iwae"]["8"] - line["neg_iwae"]["2"]  # means of float32 bounds
+    assert line["tightening"] == pytest.approx(tightening, abs=1e-2)
+    experiment(env, "scale_calibration", str(run), *CLIPS, "--levels", "2",
+               "--record", str(tmp_path / "c.jsonl"))  # fmt: skip
+    [line] = records(tmp_path / "c.jsonl")
+    bounds = [line[k]["neg_elbo"] for k in ("training_scale", "per_bin")]
+    assert all(math.isfinite(b) for b in [*bounds, line["levels"]["2"]["neg_elbo"]])
+    assert 0 <= line["levels"]["2"]["floored_share"] <= 1
+    out = experiment(env, "checkpoint_selection", str(run), *CLIPS, "--k", "2",
+                     "--samples", "10", "--record", str(tmp_path / "s.jsonl"))  # fmt: skip
+    last, best = records(tmp_path / "s.jsonl")
+    assert last["weights"] == "last (the run's)" and best["weights"] == "best"
+    assert best["epoch"] == last["epoch"] == 1  # one epoch: the best is the last
+    assert best["likelihood"]["neg_elbo"] == pytest.approx(last["likelihood"]["neg_elbo"], rel=1e-3)
+    assert "| best |" in out.stdout
 
 
 @pytest.mark.slow
@@ -233,4 +260,6 @@ def test_seed_spread_aggregates_finished_seeds(trained, env, tmp_path):
     [line] = records(tmp_path / "s.jsonl")
     assert line["mixture_minus_standard_neg_iwae"]["values"] == [0.0, 1.0]
     assert line["figures"]["standard"]["likelihood.neg_iwae"]["sd"] == 0.0
-    assert "reusing" in out.stdout and "| test −IWAE (nats) |" in out.stdout
+    assert not line["mixture_better_in_every_seed"]  # a difference of 0 and of +1 nat
+    assert not line["mixture_beats_standard_beyond_spread"]
+    assert "reusing" in out.stdout and "| test -IWAE (nats) |" in out.stdout

@@ -50,9 +50,10 @@ def test_a_spec_goes_to_json_and_back_unchanged():
 
 def test_an_old_flat_train_json_reads_as_the_same_run():
     spec = RunSpec.from_json(FLAT)
-    assert spec.data == DataSpec("fsdd", "/data/fsdd", limit=40)
+    # it validated on the test split and ended on its last epoch, as runs then did
+    assert spec.data == DataSpec("fsdd", "/data/fsdd", limit=40, validation_fraction=None)
     assert spec.model == ModelSpec(prior="conditional", latent_dim=64, components_per_class=24)
-    assert spec.training == TrainingSpec(epochs=30, speeds=(1.0,))
+    assert spec.training == TrainingSpec(epochs=30, speeds=(1.0,), selection="last")
     assert spec.seed == 3
     folder = RunSpec.from_json({**FLAT, "data": "/my/sounds", "dataset": "fsdd"}).data
     assert folder.dataset == "folder" and folder.root == "/my/sounds"
@@ -109,8 +110,10 @@ def test_a_run_trains_into_its_folder_records_its_spec_and_knows_its_data(sounds
     assert run.spec() == spec and (run.folder / "model.keras").is_file()
     assert run.data(say=pytest.fail) == spec.data
     splits = run.splits()
-    assert splits.class_names == ("seven", "three") and len(splits.train) == 18
-    assert len(splits.test) == 2 and splits.validation == splits.test
+    assert splits.class_names == ("seven", "three") and len(splits.all_train) == 18
+    # a tenth of each class's training clips validate (one each), never the test clips
+    assert len(splits.train) == 16 and sorted(r.label for r in splits.validation) == [0, 1]
+    assert len(splits.test) == 2 and not set(splits.validation) & set(splits.test)
     assert run.load_model().latent_dim == model.latent_dim == 2
     assert Run.at(run.folder / "model.keras").spec() == spec
 
@@ -160,6 +163,6 @@ def test_an_unlabelled_folder_has_no_judge(tmp_path, fsdd_root):
         shutil.copy(clip, tmp_path / "flat")
     data = DataSpec("folder", str(tmp_path / "flat"))
     splits = data.splits()
-    assert splits.class_names is None and len(splits.train) + len(splits.test) == 12
+    assert splits.class_names is None and len(splits.all_train) + len(splits.test) == 12
     with pytest.raises(ValueError, match="no classes for a judge"):
         judge_for(data, splits)

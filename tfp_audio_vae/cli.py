@@ -198,11 +198,12 @@ def _spec(args: argparse.Namespace):
     """The `RunSpec` that ``train``'s options describe."""
     from tfp_audio_vae.training.run_spec import DataSpec, ModelSpec, RunSpec, TrainingSpec
 
+    held_out = {"validation_fraction": args.validation_fraction}
     if args.data:
-        data = DataSpec("folder", args.data, args.limit, args.skip_bad_files)
+        data = DataSpec("folder", args.data, args.limit, args.skip_bad_files, **held_out)
     else:
         root = args.sc09 if args.dataset == "sc09" else args.fsdd
-        data = DataSpec(args.dataset, root, args.limit, args.skip_bad_files)
+        data = DataSpec(args.dataset, root, args.limit, args.skip_bad_files, **held_out)
     model = ModelSpec(
         prior=args.prior,
         latent_dim=args.latent_dim,
@@ -224,6 +225,7 @@ def _spec(args: argparse.Namespace):
         speeds=tuple(args.speeds),
         fit_prior_every=args.fit_prior_every,
         cache=args.cache,
+        selection=args.selection,
     )
     return RunSpec(data=data, model=model, training=training, seed=args.seed, preset=args.preset)
 
@@ -326,7 +328,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     model = _load(args.model)
     waves = generation.reconstruct_files(
         model, args.files, n_iter=args.n_iter, seed=args.seed, refine_steps=args.refine_steps
-    )
+    )  # one [samples] per file: each written at its own length
     _write(waves, _out_dir(args, "reconstructions"), _reconstruction_names(args.files), model)
 
 
@@ -376,6 +378,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from tfp_audio_vae.files import atomic_output
     from tfp_audio_vae.runs import judge_for
 
+    if args.perceptual:
+        from tfp_audio_vae.evaluation.perceptual import require
+
+        try:
+            require()
+        except ImportError as error:
+            raise CommandError(str(error)) from None
     model = _load(args.model)
     data = _data(args)
     splits = data.splits()
@@ -401,6 +410,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         n_samples=args.samples,
         seed=args.seed,
         say=say,
+        perceptual=args.perceptual,
     )
     out = Path(args.out) if args.out else _run(args).outputs / "metrics.json"
     with atomic_output(out) as tmp:
@@ -420,7 +430,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     if generation["conditional"]:
         print(f"class samples heard as asked: {generation['conditional']['accuracy']:.1%}")
+    if args.perceptual:
+        _print_perceptual(results["reconstruction"], results["perceptual_ceiling"])
     print(f"wrote {out}")
+
+
+def _print_perceptual(reconstruction: dict, ceiling: dict) -> None:
+    """One line per perceptual score of the reconstructions, beside the Griffin-Lim ceiling."""
+    for name in ("pesq_nb", "pesq_wb", "stoi"):
+        if name in reconstruction:
+            recon, best = reconstruction[name], ceiling[name]
+            print(
+                f"reconstructions' {name}: {_mean(recon['mean'])} over {recon['scored']} clips "
+                f"(Griffin-Lim from true magnitudes {_mean(best['mean'])} over {best['scored']})"
+            )
+
+
+def _mean(value: float | None) -> str:
+    """A perceptual mean for a line of text; ``None`` (no clip scored) reads "none"."""
+    return "none" if value is None else f"{value:.3f}"
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -675,6 +703,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, help="use only this many training files (quick trials)"
     )
     p.add_argument(
+        "--validation-fraction",
+        type=_number(float, 0, 0.9),
+        default=defaults.VALIDATION_FRACTION,
+        help="share of the training clips held out to validate (stratified by class and "
+        "speaker): the held-out bound after each epoch and the likelihood's calibrated scale; "
+        "SC09 uses its own validation list (default %(default)s)",
+    )
+    p.add_argument(
+        "--selection",
+        choices=["last", "best"],
+        default=defaults.CHECKPOINT_SELECTION,
+        help="end on the last epoch's weights or on those of the best held-out bound "
+        "(default %(default)s)",
+    )
+    p.add_argument(
         "--cache",
         choices=["auto", "memory", "disk", "none"],
         default="auto",
@@ -730,9 +773,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audio_out(p, "samples")
     p.set_defaults(func=cmd_generate)
 
-    p = commands.add_parser("reconstruct", help="encode and decode audio files")
+    p = commands.add_parser(
+        "reconstruct",
+        help="encode and decode audio files",
+        description="Encode and decode audio files, whole: a file longer than the model's "
+        "window (1.024 s for FSDD models) is reconstructed in windows half a window apart, "
+        "cross-faded, and written at its own length.",
+    )
     _add_model(p)
-    p.add_argument("files", nargs="+", help="audio files (any rate, depth, channels, length)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        help="audio files (any rate, depth, channels, length; long ones window by window)",
+    )
     _add_audio_out(p, "reconstructions")
     p.add_argument(
         "--refine-steps",
@@ -779,6 +832,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quiet", action="store_true", help="print only the figures, no progress lines")
+    p.add_argument(
+        "--perceptual",
+        action="store_true",
+        help="also PESQ and STOI of the reconstructions and of Griffin-Lim from the true "
+        "magnitudes (needs: pip install 'tfp-audio-vae[perceptual]')",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("plot", help="figures of a model: spectrograms, latents, prior")

@@ -200,6 +200,7 @@ class Run:
             seed=spec.seed,
             verbose=verbose,
             spec=spec,
+            selection=training.selection,
         )
         return model
 

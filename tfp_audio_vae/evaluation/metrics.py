@@ -9,7 +9,9 @@ every model figure: it is what real clips score.
   spectrogram, see `tfp_audio_vae.models.vae`), and in bits per dimension.
 - Latent use: active units (Burda et al. 2016), mixture-component assignment.
 - Reconstruction: spectral convergence and log-spectral distance of re-synthesised waveforms
-  against the original clips' STFT, and what the judge hears in them.
+  against the original clips' STFT, and what the judge hears in them; optionally PESQ and STOI
+  (`tfp_audio_vae.evaluation.perceptual`), beside what Griffin-Lim from the true magnitudes
+  scores (`perceptual_ceiling`).
 - Generation: Inception Score, Fréchet distance in the judge's feature space, the classes the
   judge hears, and the accuracy of class-conditional samples.
 
@@ -33,6 +35,7 @@ from tfp_audio_vae.data.spectrogram import SpectrogramConfig, waveform_to_spectr
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
 from tfp_audio_vae.deprecation import renamed_keywords
 from tfp_audio_vae.evaluation.judge import Judge
+from tfp_audio_vae.evaluation.perceptual import perceptual_scores, require
 from tfp_audio_vae.evaluation.scores import (
     frechet_distance,
     inception_score,
@@ -45,6 +48,7 @@ from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE, iwae_bound
 from tfp_audio_vae.progress import Say, step
 from tfp_audio_vae.synthesis.generation import generate
+from tfp_audio_vae.synthesis.griffin_lim import griffin_lim
 from tfp_audio_vae.synthesis.waveforms import (
     AudioStatistic,
     audible,
@@ -163,7 +167,8 @@ def reconstruction_metrics(
     seed: int = 0,
     refine_steps: int = defaults.REFINE_STEPS,
     refine_learning_rate: float = defaults.REFINE_LEARNING_RATE,
-) -> dict[str, float]:
+    perceptual: bool = False,
+) -> dict[str, Any]:
     """How close re-synthesised reconstructions sound to the original clips.
 
     Each clip goes waveform -> normalised log-STFT -> p(x | z) at the posterior mean (refined
@@ -186,13 +191,16 @@ def reconstruction_metrics(
       seed: of Griffin-Lim's initial phase.
       refine_steps, refine_learning_rate: `latents.refine_latents`' steps from the posterior
         mean (0: the mean) and their size.
+      perceptual: also score the reconstructions against the original clips with PESQ and STOI
+        (needs the ``perceptual`` extra).
     Returns:
       ``spectral_convergence`` (``||S - S_hat||_F / ||S||_F``, 0 is perfect),
       ``log_spectral_distance_db`` (dB, with magnitudes floored at ``config.log_floor``: below
       it the representation holds nothing, so the silent padding does not dominate), each the
       mean over clips; ``level_db`` (`scores.level_difference_db` of the reconstructions
       against the originals: 0 dB is as loud); ``judge_accuracy`` (with a judge and labelled
-      clips), ``examples`` and ``refine_steps``.
+      clips), ``examples`` and ``refine_steps``; with ``perceptual``, ``pesq_nb``, ``stoi``
+      and, from 16 kHz up, ``pesq_wb`` (`perceptual.perceptual_scores`).
     """
     config = config or model.audio_config()
     convergence, distance, heard, originals, classes = [], [], [], [], []
@@ -227,7 +235,51 @@ def reconstruction_metrics(
         metrics["judge_accuracy"] = judge.accuracy(
             np.concatenate(heard)[labelled], np.concatenate(classes)[labelled]
         )
+    if perceptual:
+        metrics |= perceptual_scores(
+            np.concatenate(originals), np.concatenate(heard), config.sample_rate
+        )
     return metrics
+
+
+def perceptual_ceiling(
+    waves: np.ndarray,
+    config: SpectrogramConfig,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
+    *,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """PESQ and STOI of real clips through Griffin-Lim from their TRUE STFT magnitudes.
+
+    What a model whose spectrograms were perfect would score through the same phase
+    reconstruction: the ceiling of `reconstruction_metrics`' perceptual scores.
+
+    Args:
+      waves: float ``[n, samples]`` at ``config.sample_rate``; trimmed or zero-padded to
+        ``config.num_samples``.
+      config: the STFT (``n_fft``, ``hop_length``) and clip length.
+      n_iter: Griffin-Lim iterations (`griffin_lim.griffin_lim`'s other settings are its
+        defaults).
+      batch_size, seed: clips per Griffin-Lim call; batch ``i`` takes seed ``seed + i``.
+    Returns:
+      `perceptual.perceptual_scores` of the resynthesised clips against the originals, with
+      ``n_iter``.
+    """
+    originals = fit_length(waves, config.num_samples).numpy()  # [n, num_samples]
+    rebuilt = [
+        griffin_lim(
+            stft_magnitude(originals[start : start + batch_size], config.n_fft, config.hop_length),
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            n_iter=n_iter,
+            length=config.num_samples,
+            seed=seed + i,
+        ).numpy()  # [b, num_samples]
+        for i, start in enumerate(range(0, len(originals), batch_size))
+    ]
+    scores = perceptual_scores(originals, np.concatenate(rebuilt), config.sample_rate)
+    return {**scores, "n_iter": n_iter}
 
 
 def _judged(
@@ -410,6 +462,7 @@ def evaluate(
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     batch_size: int = 64,
     say: Say | None = None,
+    perceptual: bool = False,
 ) -> dict[str, Any]:
     """Every figure of this module for one model on the test clips, as a JSON-ready dict.
 
@@ -430,11 +483,19 @@ def evaluate(
       statistic: of p(x | z), turned into audio (`waveforms.audible_spectrogram`).
       say: where each stage says that it starts and how long it took (`progress.step`);
         ``None``: silent.
+      perceptual: also PESQ and STOI of the reconstructions (``reconstruction.pesq_nb``,
+        ``reconstruction.stoi``) and their ``perceptual_ceiling``; needs the ``perceptual``
+        extra, checked before anything runs.
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
-      "real_audio", "mixture"}`` (``mixture`` only for mixture priors, without the per-clip
-      assignment); see the functions of the same names.
+      "real_audio", "mixture", "perceptual_ceiling"}`` (``mixture`` only for mixture priors,
+      without the per-clip assignment; ``perceptual_ceiling`` only with ``perceptual``); see the
+      functions of the same names.
+    Raises:
+      ImportError: with ``perceptual`` but without the ``perceptual`` extra.
     """
+    if perceptual:
+        require()
     config = model.audio_config()
     test = spectrogram_batches(test_waves, test_labels, config, batch_size)
     n = len(test_waves)
@@ -443,7 +504,8 @@ def evaluate(
         results["likelihood"] = likelihood(model, test, k=k, seed=seed)
         results["active_units"] = active_units(model, test)
         results["latent_dim"] = model.latent_dim
-    with step(say, f"{n} reconstructions through Griffin-Lim, judged"):
+    scored = ", judged, PESQ and STOI" if perceptual else ", judged"
+    with step(say, f"{n} reconstructions through Griffin-Lim{scored}"):
         results["reconstruction"] = reconstruction_metrics(
             model,
             test,
@@ -453,7 +515,13 @@ def evaluate(
             statistic=statistic,
             batch_size=batch_size,
             seed=seed,
+            perceptual=perceptual,
         )
+    if perceptual:
+        with step(say, f"PESQ and STOI of {n} test clips through Griffin-Lim from true magnitudes"):
+            results["perceptual_ceiling"] = perceptual_ceiling(
+                test_waves, config, n_iter, batch_size=batch_size, seed=seed
+            )
     with step(say, f"{n_samples} generated clips per figure, judged"):
         results["generation"] = generation_metrics(
             model,

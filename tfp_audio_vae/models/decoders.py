@@ -33,7 +33,10 @@ class SpectrogramDecoder(keras.layers.Layer):
       of the batch's means in that bin (the scale that maximises the batch's likelihood, see
       `calibrated`), so the weight of reconstruction against the KL is right from the first
       step, where a learned scale moves by about the learning rate per step. Outside training
-      the scale is a running average of the training batches' values.
+      the scale is the one calibrated on held-out clips when training ends
+      (`models.held_out.calibrate_scale`: each bin's maximum-likelihood scale on the
+      validation split's residuals, recorded as ``scale_calibration``), or, for a model
+      trained without validation clips, a running average of the training batches' values.
     - ``"bin"``: one learned weight per frequency bin, shared over time and examples.
     - ``"pixel"``: predicted per time-frequency cell; the likelihood is markedly higher, mostly by
       giving the silent padding a tiny variance, and the audio collapses (the fine structure is
@@ -61,10 +64,15 @@ class SpectrogramDecoder(keras.layers.Layer):
         scale_floor: float,
         seed: int,
         residual_power: Sequence[float] | None = None,
+        scale_calibration: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.residual_power = None if residual_power is None else tuple(map(float, residual_power))
+        self.scale_calibration = None if scale_calibration is None else dict(scale_calibration)
+        """Where the ``"optimal"`` scale used outside training came from, e.g. ``{"split":
+        "validation", "clips": 240}`` (`models.held_out.calibrate_scale`); ``None``: the running
+        average of the training batches' scales."""
         if scale not in DECODER_SCALES:
             raise ValueError(f"scale must be one of {', '.join(DECODER_SCALES)}, got {scale!r}")
         self.spectrogram_shape = tuple(int(s) for s in output_shape)
@@ -158,6 +166,7 @@ class SpectrogramDecoder(keras.layers.Layer):
             "scale_floor": self.scale_floor,
             "seed": self.seed,
             "residual_power": None if self.residual_power is None else list(self.residual_power),
+            "scale_calibration": self.scale_calibration,
         }
 
 

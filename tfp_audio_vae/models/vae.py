@@ -90,6 +90,11 @@ class VAE(keras.Model):
       beta: weight of the KL in the training loss (1 gives the ELBO).
       warmup_steps: the KL weight rises linearly from 0 to ``beta`` over this many steps.
       free_nats: the training loss uses ``max(KL, free_nats)`` (batch mean), against collapse.
+      beta_nll: the β of β-NLL (Seitzer et al. 2022) for a decoder that predicts each cell's
+        scale (``"pixel"``): the training loss weighs each cell's −log p by ``stop_gradient(σ^(2
+        beta_nll))``, so cells the network calls noisy do not stop their means from learning
+        (0: the plain likelihood; 0.5 the paper's choice). Bounds and reported terms are always
+        the unweighted likelihood.
       spectrogram_config: the pipeline's config, normalisation included; saved with the model.
       class_names: the name of each class label ``0, 1, ...`` of the training data (FSDD's are
         ``"0"`` ... ``"9"``), saved with the model so that samples can be asked for by name
@@ -130,6 +135,7 @@ class VAE(keras.Model):
         beta: float = 1.0,
         warmup_steps: int = 0,
         free_nats: float = 0.0,
+        beta_nll: float = 0.0,
         spectrogram_config: SpectrogramConfig | None = None,
         class_names: Sequence[str] | None = None,
         input_shape: tuple[int, int, int] | None = None,
@@ -151,6 +157,9 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.warmup_steps = int(warmup_steps)
         self.free_nats = float(free_nats)
+        if not 0.0 <= float(beta_nll) <= 1.0:
+            raise ValueError(f"beta_nll must be in [0, 1], got {beta_nll}")
+        self.beta_nll = float(beta_nll)
         self.spectrogram_config = spectrogram_config
         self.class_names = _checked_class_names(class_names, prior)
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -312,19 +321,32 @@ class VAE(keras.Model):
         if training and calibrated is not None:
             likelihood = calibrated(likelihood, x)
         nll = -likelihood.log_prob(x)  # [b]
-        if self.kl_mode(posterior, prior) == "analytic":
-            kl = tfd.kl_divergence(posterior, prior)  # [b]
-        else:
-            kl = tf.reduce_mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)  # [b]
-        kl = tf.broadcast_to(kl, tf.shape(nll))
+        kl = self.kl_divergence(posterior, prior, z)
         neg_elbo = nll + kl
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+        weighted = {}
+        if training and self.beta_nll > 0:  # β-NLL: each cell's −log p weighed by σ^(2β)
+            cells = likelihood.distribution  # Normal, batch [b, freq, time, 1]
+            weight = tf.stop_gradient(tf.pow(cells.scale, 2.0 * self.beta_nll))
+            weighted["loss_nll"] = -tf.reduce_sum(weight * cells.log_prob(x), axis=[1, 2, 3])
         return {
+            **weighted,
             "nll": nll,
             "kl": kl,
             "neg_elbo": neg_elbo,
             "bits_per_dim": neg_elbo / (dims * math.log(2.0)),  # [b]
         }
+
+    def kl_divergence(
+        self, posterior: tfd.Distribution, prior: tfd.Distribution, z: tf.Tensor
+    ) -> tf.Tensor:
+        """KL(q(z | x) || p(z)) per example, ``[batch]`` (nats): analytic, or the mean of
+        ``log q(z_s | x) - log p(z_s)`` over the draws ``z`` ``[S, batch, latent]`` (`kl_mode`)."""
+        if self.kl_mode(posterior, prior) == "analytic":
+            kl = tfd.kl_divergence(posterior, prior)  # [b] (or [] for a batchless pair)
+        else:
+            kl = tf.reduce_mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)  # [b]
+        return tf.broadcast_to(kl, tf.shape(z)[1:2])
 
     def elbo(
         self, x: tf.Tensor, labels: tf.Tensor | None = None, seed: Seed | None = None
@@ -403,9 +425,10 @@ class VAE(keras.Model):
         x, labels = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             terms = self.elbo_terms(x, labels, seed=self.training_seed(), training=True)
+            nll = terms.pop("loss_nll", terms["nll"])  # β-NLL's weighted one where it is set
             kl = tf.reduce_mean(terms["kl"])
             kl_term = tf.maximum(kl, self.free_nats) if self.free_nats > 0 else kl
-            loss = tf.reduce_mean(terms["nll"]) + self.kl_weight() * kl_term
+            loss = tf.reduce_mean(nll) + self.kl_weight() * kl_term
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = loss / replicas
         grads = tape.gradient(scaled, self.trainable_variables)
@@ -442,6 +465,7 @@ class VAE(keras.Model):
             "beta": self.beta,
             "warmup_steps": self.warmup_steps,
             "free_nats": self.free_nats,
+            "beta_nll": self.beta_nll,
             "spectrogram_config": (
                 self.spectrogram_config.to_dict() if self.spectrogram_config else None
             ),

@@ -104,7 +104,8 @@ def build_vae(
         draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
         Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
         seeded, read or advanced.
-      **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``kl_samples``).
+      **vae_kwargs: passed to `VAE` (``beta``, ``warmup_steps``, ``free_nats``, ``beta_nll``,
+        ``kl_samples``).
 
     #### Examples
 

@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
 The package's default mixture VAE (conditional mixture prior, {spec.model.components_per_class}
 components per digit, latent {spec.model.latent_dim}, the 1-D network, {spec.training.epochs}
 epochs, seed {spec.seed}) trained on the FSDD train split (recordings 5–49 of each digit and
-speaker, 2,700 clips, FSDD v1.0.10), and the judge it is evaluated with (trained on the same
-clips). Made {record["date"]} by `{record["command"]}` on {machine["cpu_model"]}
+speaker, FSDD v1.0.10) less the {len(splits.validation):,} clips held out of it to validate (the
+model trained on {len(splits.train):,}; its likelihood scale is calibrated on the held-out ones),
+and the judge it is evaluated with (trained on all {len(splits.all_train):,} train clips).
+Made {record["date"]} by `{record["command"]}` on {machine["cpu_model"]}
 ({machine["cpu_count"]} cores, load {machine["load_average_1min"]:.1f}, fp32 matmul
 {machine["matmul_gflops_fp32"]:.0f} GFLOP/s).
 

@@ -1,9 +1,11 @@
-"""Audio out of a trained model: prior samples, class-conditional samples, interpolations and
-reconstructions of any audio file, each as waveforms ``[n, num_samples]`` at the model's rate."""
+"""Audio out of a trained model: prior samples, class-conditional samples and interpolations as
+waveforms ``[n, num_samples]`` at the model's rate, and reconstructions of any audio file, whole,
+one waveform ``[samples]`` each."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -12,11 +14,13 @@ import tensorflow as tf
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.data import pipeline
-from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
+from tfp_audio_vae.data.audio_files import probe, read_audio
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig, waveform_to_spectrogram
 from tfp_audio_vae.deprecation import renamed_keywords
 from tfp_audio_vae.models.latents import ClassMeans, refine_latents
 from tfp_audio_vae.models.priors import check_temperature
 from tfp_audio_vae.models.vae import VAE
+from tfp_audio_vae.synthesis import long_audio
 from tfp_audio_vae.synthesis.waveforms import AudioStatistic, decode_waveforms
 
 ConditionalMethod = Literal["auto", "prior", "class-mean"]
@@ -132,6 +136,22 @@ def encode_files(
     return spectrograms, model.encode(spectrograms), waves
 
 
+def reconstruct_waveforms(
+    model: VAE,
+    waves: np.ndarray,
+    *,
+    n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
+    seed: int = 0,
+    refine_steps: int = defaults.REFINE_STEPS,
+) -> np.ndarray:
+    """Model-rate clips ``[n, num_samples]`` -> their reconstructions ``[n, num_samples]``: the
+    posterior means refined by ``refine_steps`` (`latents.refine_latents`), decoded with the
+    decoder's level calibration (`waveforms.decode_waveforms`), Griffin-Lim seeded by ``seed``."""
+    spectrograms = waveform_to_spectrogram(waves, model.audio_config())  # [n, freq, time, 1]
+    z = refine_latents(model, spectrograms, refine_steps)  # [n, latent]
+    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
+
+
 def reconstruct_files(
     model: VAE,
     files: Sequence[str | Path],
@@ -139,12 +159,35 @@ def reconstruct_files(
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     seed: int = 0,
     refine_steps: int = defaults.REFINE_STEPS,
-) -> np.ndarray:
-    """Reconstructions of audio files as waveforms ``[n, num_samples]`` at the model's rate,
-    from the posterior means refined by ``refine_steps`` (`latents.refine_latents`)."""
-    spectrograms, _, _ = encode_files(model, files)
-    z = refine_latents(model, spectrograms, refine_steps)  # [n, latent]
-    return decode_waveforms(model, z, n_iter=n_iter, seed=seed)
+) -> list[np.ndarray]:
+    """Reconstructions of whole audio files, one waveform ``[samples]`` per file at the model's
+    rate (`reconstruct_waveforms`'s arguments).
+
+    A file no longer than the model's window (``num_samples``: 8192 samples, 1.024 s at 8 kHz)
+    comes back as the ``[num_samples]`` clip it is padded to; a longer one at its own length,
+    window by window, cross-faded (`long_audio.reconstruct_long`, hop half a window). All the
+    files' windows are reconstructed as one batch.
+
+    Raises:
+      AudioFileError: naming the first unreadable file.
+    """
+    config = model.audio_config()
+    clips, _ = pipeline.load_waveforms(list(files), config)  # [n, num_samples]
+    waves = [_whole_waveform(file, clip, config) for file, clip in zip(files, clips, strict=True)]
+    reconstruct = partial(
+        reconstruct_waveforms, model, n_iter=n_iter, seed=seed, refine_steps=refine_steps
+    )  # [windows, num_samples] -> [windows, num_samples]
+    return long_audio.reconstruct_long(waves, reconstruct, config.num_samples)
+
+
+def _whole_waveform(file: str | Path, clip: np.ndarray, config: SpectrogramConfig) -> np.ndarray:
+    """The whole of ``file`` ``[samples]`` at the model's rate where it is longer than the window,
+    else ``clip`` ``[num_samples]``, the file as the pipeline reads it (cut or padded)."""
+    info = probe(file)
+    if info.frames * config.sample_rate <= config.num_samples * info.sample_rate:
+        return clip
+    wave, _ = read_audio(file, sample_rate=config.sample_rate)  # [samples]
+    return wave if len(wave) > config.num_samples else clip
 
 
 def interpolate(

@@ -162,16 +162,18 @@ def decode_waveforms(
 
 
 def write_wavs(
-    waveforms: np.ndarray | tf.Tensor,
+    waveforms: np.ndarray | tf.Tensor | Sequence[np.ndarray],
     folder: str | Path,
     names: Sequence[str],
     sample_rate: int,
 ) -> list[Path]:
-    """Writes ``waveforms`` ``[n, samples]`` as ``folder/{name}.wav`` (16-bit PCM), each atomically.
+    """Writes ``waveforms`` (``[n, samples]``, or ``n`` clips ``[samples]`` of any lengths, as
+    `generation.reconstruct_files` returns them) as ``folder/{name}.wav`` (16-bit PCM), each
+    atomically.
 
     Clips whose peak exceeds full scale are scaled down to a 0.99 peak rather than clipped.
     """
-    waveforms = np.asarray(waveforms, dtype=np.float32)
+    waveforms = [np.asarray(wave, dtype=np.float32) for wave in waveforms]
     if len(names) != len(waveforms):
         raise ValueError(f"{len(names)} names for {len(waveforms)} waveforms")
     paths = []

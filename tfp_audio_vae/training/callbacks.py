@@ -1,15 +1,18 @@
-"""The callbacks `training.fit.train` runs: NaN stop, checkpoints, prior refits, history."""
+"""The callbacks `training.fit.train` runs: NaN stop, checkpoints, prior refits, the held-out
+bound and its best checkpoint, history."""
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from tfp_audio_vae.files import atomic_output
+from tfp_audio_vae.models.held_out import held_out_bound
 from tfp_audio_vae.models.latents import fit_prior
 
 
@@ -94,6 +97,45 @@ class FitPrior(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         fit_prior(self.model, self.data, seed=self.seed)
+
+
+class HeldOut(keras.callbacks.Callback):
+    """After every epoch, the −ELBO of the validation clips with the likelihood's scale
+    calibrated on them (`models.held_out.held_out_bound`, the same draws every epoch), logged as
+    ``val_neg_elbo``, ``val_nll``, ``val_kl``, ``val_bits_per_dim`` and ``val_loss``; the weights
+    of the epoch with the lowest so far are kept by ``best`` (a checkpoint manager of the
+    model), for `training.fit.train` to end on when the run selects ``"best"``.
+
+    Args:
+      data: the validation batches.
+      best: writes the best epoch's checkpoint.
+      so_far: ``(epoch, val_neg_elbo)`` (1-based epochs) of the epochs an interrupted run
+        finished.
+      seed: the draws of z.
+    """
+
+    def __init__(
+        self,
+        data: tf.data.Dataset,
+        best: tf.train.CheckpointManager,
+        so_far: Sequence[tuple[int, float]] = (),
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.best = best
+        self.seed = int(seed)
+        self.best_epoch, self.best_so_far = min(so_far, key=lambda e: e[1], default=(0, math.inf))
+        self.last_epoch, self.last = so_far[-1] if so_far else (0, math.inf)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        bound = held_out_bound(self.model, self.data, seed=self.seed)
+        if logs is not None:
+            logs.update(bound.logs())
+        self.last_epoch, self.last = epoch + 1, bound.neg_elbo
+        if bound.neg_elbo < self.best_so_far:
+            self.best_epoch, self.best_so_far = epoch + 1, bound.neg_elbo
+            self.best.save(checkpoint_number=epoch + 1)
 
 
 class EpochHistory(keras.callbacks.Callback):

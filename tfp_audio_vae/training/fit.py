@@ -5,8 +5,11 @@ A run folder holds everything of one training run::
     run_dir/
       train.json     the run's `RunSpec` (`run_spec`): data, model, training, seed
       checkpoints/   tf.train checkpoints (weights, optimizer state, epoch), one per finished epoch
+        best/        the weights of the epoch with the best held-out bound (with validation data)
       logs/          TensorBoard event files
-      history.csv    one row of metrics per epoch
+      history.csv    one row of metrics per epoch (``val_*``: the held-out bound, `HeldOut`)
+      held_out.json  the held-out bound of the best and the last epoch, which one the model is,
+                     and the calibration of its likelihood's scale (with validation data)
       model.keras    the final model, with its config and spectrogram normalisation
 
 Started again with the same folder, `train` resumes after the last finished epoch. One process at
@@ -25,6 +28,7 @@ the shuffling. `train` seeds no global generator.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -40,6 +44,8 @@ import tensorflow as tf
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.files import atomic_output, folder_lock
+from tfp_audio_vae.models.held_out import calibrate_scale
+from tfp_audio_vae.models.latents import fit_prior
 from tfp_audio_vae.models.level import calibrate_level
 from tfp_audio_vae.models.saving import save_model
 from tfp_audio_vae.models.vae import VAE
@@ -47,6 +53,7 @@ from tfp_audio_vae.training.callbacks import (
     EpochCheckpoint,
     EpochHistory,
     FitPrior,
+    HeldOut,
     StopOnNonFinite,
 )
 from tfp_audio_vae.training.distribute import (
@@ -56,7 +63,12 @@ from tfp_audio_vae.training.distribute import (
     shard_by_data,
     task_name,
 )
-from tfp_audio_vae.training.run_spec import RECORD, RunSpec, TrainingSpec
+from tfp_audio_vae.training.run_spec import RECORD, RunSpec, Selection, TrainingSpec
+
+BEST = Path("checkpoints") / "best"
+"""Where a run keeps the weights of its epoch with the best held-out bound."""
+HELD_OUT = "held_out.json"
+"""The run's held-out bounds (best and last epoch), its selection and its calibration."""
 
 
 def _checkpoint(
@@ -77,6 +89,25 @@ def _checkpoint(
     if latest:
         checkpoint.restore(latest).expect_partial()
     return manager, epoch
+
+
+def weights_checkpoint(model: VAE) -> tf.train.Checkpoint:
+    """A checkpoint of the model's weights (encoder, decoder, prior), without optimizer state
+    (each by its place in the list: a Keras layer's sub-layers are not tf.train dependencies)."""
+    parts = (model.encoder, model.decoder, model.prior)
+    return tf.train.Checkpoint(weights=[w for part in parts for w in part.weights])
+
+
+def _held_out_so_far(history: Path, initial_epoch: int) -> list[tuple[int, float]]:
+    """``(epoch, val_neg_elbo)`` (1-based) of the rows of ``history`` before ``initial_epoch``."""
+    if initial_epoch == 0 or not history.is_file():
+        return []
+    with open(history, newline="") as f:
+        return [
+            (int(row["epoch"]) + 1, float(row["val_neg_elbo"]))
+            for row in csv.DictReader(f)
+            if int(row["epoch"]) < initial_epoch and row.get("val_neg_elbo")
+        ]
 
 
 def refit_period(model: VAE, fit_prior_every: int | None) -> int:
@@ -187,7 +218,8 @@ def optimizer(
 def _remove_partial_files(run_dir: Path) -> None:
     """Removes what a write cut short left: TensorFlow's ``ckpt-*_temp`` folders and
     `atomic_output`'s ``.tmp-*`` files (only ever called with the run folder's lock held)."""
-    for leftover in [*run_dir.glob("checkpoints/ckpt-*_temp*"), *run_dir.glob(".tmp-*")]:
+    leftovers = [*run_dir.glob("checkpoints/**/ckpt-*_temp*"), *run_dir.glob(".tmp-*")]
+    for leftover in leftovers:
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         else:
@@ -240,6 +272,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
     spec: RunSpec | None = None,
+    selection: Selection = defaults.CHECKPOINT_SELECTION,
 ) -> keras.callbacks.History:
     """Fits ``model`` for ``epochs`` epochs (in total, counting those of an earlier interrupted run).
 
@@ -256,7 +289,10 @@ def train(
       run_dir: the run folder (see the module docstring); created if missing. The workers of a
         cluster give the chief's run folder, on a shared file system or on one machine.
       epochs: total number of epochs.
-      validation_data: optional batches, evaluated after each epoch (``val_*`` metrics).
+      validation_data: optional held-out batches (never the test split): after each epoch their
+        −ELBO with the likelihood's scale calibrated on them (`callbacks.HeldOut`, ``val_*``
+        metrics), which selects the best epoch; when training ends the decoder's scale is
+        calibrated on them for good (`models.held_out.calibrate_scale`).
       learning_rate, clipnorm: Adam's settings when this function compiles the model.
       lr_schedule: ``"constant"`` or ``"cosine"`` (`learning_rate_schedule`: a one-epoch warm-up,
         then a cosine decay to 0 at ``epochs``). The cosine schedule spans ``epochs``: resuming
@@ -276,6 +312,9 @@ def train(
       spec: the run's `RunSpec`, written as ``run_dir/train.json`` once the settings are checked
         (`runs.Run.train` passes it). ``None`` records this call's training settings, with no
         data or model (``train.json`` then says that this call chose them).
+      selection: the weights the run ends on: ``"last"`` (the last epoch's) or ``"best"`` (the
+        epoch with the best held-out bound; needs ``validation_data``). Either way the best is
+        kept in ``checkpoints/best/`` and ``held_out.json`` records both and the choice.
     Returns:
       the Keras ``History`` of the epochs run now (empty when the run had already finished).
     Raises:
@@ -308,6 +347,10 @@ def train(
     """
     fit_prior_every = refit_period(model, fit_prior_every)
     check_training_setup(model, train_data, epochs, learning_rate, fit_prior_every)
+    if selection not in ("best", "last"):
+        raise ValueError(f"selection must be 'best' or 'last', got {selection!r}")
+    if selection == "best" and validation_data is None:
+        raise ValueError("selection='best' needs validation_data: it picks the held-out best")
     run_dir = Path(run_dir)
     if spec is None:
         spec = RunSpec(
@@ -322,6 +365,7 @@ def train(
                 speeds=None,
                 fit_prior_every=fit_prior_every,
                 cache=None,
+                selection=selection,
             ),
             seed=seed,
         )
@@ -345,6 +389,7 @@ def train(
                 seed=seed,
                 callbacks=callbacks,
                 verbose=verbose,
+                selection=selection,
             )
         except _WRITE_ERRORS as error:
             _remove_partial_files(write_dir)
@@ -375,6 +420,7 @@ def _train(
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: int | str,
+    selection: Selection,
 ) -> keras.callbacks.History:
     strategy = model.distribute_strategy
     with strategy.scope():  # the optimizer's variables are mirrored like the model's
@@ -383,9 +429,19 @@ def _train(
             model.compile(optimizer=optimizer(model, rate, clipnorm, weight_decay))
         manager, epoch = _checkpoint(model, run_dir, write_dir)
     initial_epoch = int(epoch.numpy())
+    held_out = None
+    if validation_data is not None:
+        best = tf.train.CheckpointManager(
+            weights_checkpoint(model), write_dir / BEST, max_to_keep=1
+        )
+        # the chief's history, on every worker: they must agree on which epoch is best (each
+        # best-checkpoint write is a collective operation under MultiWorkerMirroredStrategy)
+        so_far = _held_out_so_far(run_dir / "history.csv", initial_epoch)
+        held_out = HeldOut(validation_data, best, so_far, seed=seed)
     every_epoch = [
         StopOnNonFinite(manager),
         *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
+        *([held_out] if held_out else []),
         EpochCheckpoint(manager, epoch),
         EpochHistory(write_dir / "history.csv", initial_epoch),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
@@ -398,22 +454,54 @@ def _train(
                 shard_by_data(train_data),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
-                validation_data=(
-                    None if validation_data is None else shard_by_data(validation_data)
-                ),
                 callbacks=every_epoch,
                 verbose=verbose,
             )
     else:
         history = model.fit(
             train_data,
-            validation_data=validation_data,
             epochs=epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # the pipeline shuffles (seeded)
             verbose=verbose,
             callbacks=every_epoch,
         )
+    if held_out is not None:
+        _select_and_calibrate(
+            model, held_out, write_dir, selection, train_data, fit_prior_every, seed
+        )
     calibrate_level(model, train_data)  # the output level, saved with the model
     save_model(model, write_dir / "model.keras")
     return history
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _select_and_calibrate(
+    model: VAE,
+    held_out: HeldOut,
+    write_dir: Path,
+    selection: Selection,
+    train_data: tf.data.Dataset,
+    fit_prior_every: int,
+    seed: int,
+) -> None:
+    """Ends on the ``selection`` (for ``"best"``, the best epoch's weights, then a refit of a
+    refittable prior to them), calibrates the likelihood's scale on the validation clips for
+    good and writes ``held_out.json``."""
+    if selection == "best" and held_out.best.latest_checkpoint:
+        held_out.best.checkpoint.restore(held_out.best.latest_checkpoint).expect_partial()
+        if fit_prior_every:
+            fit_prior(model, train_data, seed=seed)
+    bound = calibrate_scale(model, held_out.data, seed=seed)
+    record = {
+        "selection": selection,
+        "epoch": held_out.best_epoch if selection == "best" else held_out.last_epoch,
+        "best": {"epoch": held_out.best_epoch, "val_neg_elbo": _finite(held_out.best_so_far)},
+        "last": {"epoch": held_out.last_epoch, "val_neg_elbo": _finite(held_out.last)},
+        "calibrated": {"val_neg_elbo": bound.neg_elbo, "clips": bound.clips},
+    }
+    with atomic_output(write_dir / HELD_OUT) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))

@@ -28,12 +28,15 @@ FORMAT = 2
 options of earlier releases, still read (`RunSpec.from_json`)."""
 
 Dataset = Literal["fsdd", "sc09", "folder"]
+Selection = Literal["best", "last"]
+"""The weights a run ends on: its last epoch's, or those of its best held-out bound."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Splits:
     """A data set's records: ``train`` (at most `DataSpec.limit`), ``validation`` (evaluated
-    after each epoch), ``test`` (all of it) and ``class_names`` (``None`` when unlabelled)."""
+    after each epoch, and what the likelihood's scale is calibrated on), ``test`` (all of it) and
+    ``class_names`` (``None`` when unlabelled)."""
 
     name: str
     train: list[AudioRecord]
@@ -49,20 +52,28 @@ class DataSpec:
     """Where a run's audio comes from.
 
     Attributes:
-      dataset: ``"fsdd"`` (official split; its test split validates), ``"sc09"`` (official
-        train / validation / test lists) or ``"folder"`` (`folders.read_folder`: classes from its
-        sub-folders, its held-out clips validate and test).
+      dataset: ``"fsdd"`` (official split), ``"sc09"`` (official train / validation / test
+        lists) or ``"folder"`` (`folders.read_folder`: classes from its sub-folders, its held-out
+        clips test).
       root: the data set's folder; ``None`` for FSDD and SC09 looks where their ``locate`` does
         (``$TFP_AUDIO_VAE_FSDD`` / ``$TFP_AUDIO_VAE_SC09``, the cache, else a download).
       limit: at most this many training files, evenly spaced (and a ninth as many validation
         files): quick trials.
       skip_bad_files: skip (and report) unreadable files instead of refusing to train.
+      validation_fraction: the share of FSDD's or a folder's training clips carved out to
+        validate (`splitting.carve_validation`: stratified by class and speaker, drawn with
+        ``validation_seed``); SC09 validates on its official list. 0: no validation (no
+        held-out bound, no calibration); ``None``: how runs recorded before 0.2 validated, on
+        the test split (read from their ``train.json`` only).
+      validation_seed: the draw of the validation clips.
     """
 
     dataset: Dataset = "fsdd"
     root: str | None = None
     limit: int | None = None
     skip_bad_files: bool = False
+    validation_fraction: float | None = defaults.VALIDATION_FRACTION
+    validation_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.dataset not in ("fsdd", "sc09", "folder"):
@@ -74,22 +85,30 @@ class DataSpec:
         """The records of each split (reads the folder or the official lists; may download)."""
         from tfp_audio_vae.data import folders, fsdd, sc09
         from tfp_audio_vae.data.pipeline import evenly_spaced
+        from tfp_audio_vae.data.splitting import carve_validation
 
-        if self.dataset == "folder":
-            data = folders.read_folder(self.root)
-            name, names = str(self.root), data.class_names or None
-            train, validation, test = data.train, data.test, data.test
-        elif self.dataset == "sc09":
+        if self.dataset == "sc09":
             root = sc09.locate(self.root)
             name, names = "SC09", sc09.CLASS_NAMES
-            train, validation, test = (
+            all_train, validation, test = (
                 sc09.records(root, s) for s in ("train", "validation", "test")
             )
+            train = all_train
         else:
-            root = fsdd.locate(self.root)
-            name, names = "FSDD", tuple(str(d) for d in range(fsdd.NUM_DIGITS))
-            train, test = fsdd.records(root, "train"), fsdd.records(root, "test")
-            validation = test
+            if self.dataset == "folder":
+                data = folders.read_folder(self.root)
+                name, names = str(self.root), data.class_names or None
+                all_train, test = data.train, data.test
+            else:
+                root = fsdd.locate(self.root)
+                name, names = "FSDD", tuple(str(d) for d in range(fsdd.NUM_DIGITS))
+                all_train, test = fsdd.records(root, "train"), fsdd.records(root, "test")
+            if self.validation_fraction is None:  # how runs before 0.2 validated
+                train, validation = all_train, test
+            else:
+                train, validation = carve_validation(
+                    all_train, self.validation_fraction, self.validation_seed
+                )
         limit = self.limit
         return Splits(
             name=name,
@@ -97,7 +116,7 @@ class DataSpec:
             validation=evenly_spaced(validation, limit and max(1, limit // 9)),
             test=test,
             class_names=names,
-            all_train=train,
+            all_train=all_train,
         )
 
 
@@ -118,6 +137,7 @@ class ModelSpec:
     beta: float = 1.0
     warmup_steps: int = 0
     free_nats: float = 0.0
+    beta_nll: float = 0.0
     imports: tuple[str, ...] = ()
 
     def build(self, config: Any, class_names: Sequence[str] | None, seed: int) -> VAE:
@@ -138,6 +158,7 @@ class ModelSpec:
             beta=self.beta,
             warmup_steps=self.warmup_steps,
             free_nats=self.free_nats,
+            beta_nll=self.beta_nll,
         )
 
     def prior_instance(self, seed: int) -> str | Prior:
@@ -178,6 +199,7 @@ class TrainingSpec:
     speeds: tuple[float, ...] | None = defaults.SPEEDS
     fit_prior_every: int | None = None
     cache: str | None = "auto"
+    selection: str = defaults.CHECKPOINT_SELECTION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,8 +229,7 @@ class RunSpec:
     def from_json(cls, record: dict[str, Any]) -> RunSpec:
         """The spec of a ``train.json``: `to_json`'s layout, or the flat options of format 1.
         Settings the record lacks (newer than it) take their defaults."""
-        if "format" not in record:
-            record = _from_flat(record)
+        record = _upgraded(record)
 
         def section(kind: type, values: dict[str, Any] | None) -> Any:
             if values is None:
@@ -231,6 +252,20 @@ _FLAT = {
     "model": [f.name for f in dataclasses.fields(ModelSpec)],
     "training": [f.name for f in dataclasses.fields(TrainingSpec)],
 }
+
+
+def _upgraded(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``train.json`` in `RunSpec.to_json`'s layout, with the settings whose default changed
+    since it was written set as they were then: a run recorded before validation was carved
+    from the training clips validated on the test split (``validation_fraction`` ``None``) and ended
+    on its last epoch (``selection`` ``"last"``)."""
+    if "format" not in record:
+        record = _from_flat(record)
+    if record.get("data") is not None:
+        record = {**record, "data": {"validation_fraction": None, **record["data"]}}
+    if record.get("training") is not None:  # it ended on its last epoch
+        record = {**record, "training": {"selection": "last", **record["training"]}}
+    return record
 
 
 def _from_flat(flat: dict[str, Any]) -> dict[str, Any]:
@@ -270,9 +305,7 @@ def _leaves(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def changed_settings(before: dict[str, Any], spec: RunSpec) -> list[str]:
     """The settings of ``spec`` that differ from the record ``before`` (a ``train.json``), as
     ``section.name``; a setting the record lacks (newer than the run) counts as unchanged."""
-    if "format" not in before:
-        before = _from_flat(before)
-    old, new = _leaves(before), _leaves(spec.to_json())
+    old, new = _leaves(_upgraded(before)), _leaves(spec.to_json())
     changed = []
     for key in sorted(set(old) & set(new) - _RESUMABLE - {"format"}):
         if key in _PATHS and old[key] and new[key]:
