@@ -33,7 +33,7 @@ COLUMNS: list[harness.Column] = [
 def measure(loaded: harness.Loaded, ks: list[int], seed: int) -> dict[str, Any]:
     """Mean −ELBO and −IWAE at each k over the loaded test clips, nats per clip."""
     model = loaded.model
-    bounds: dict[int, np.ndarray] = {k: [] for k in ks}
+    bounds: dict[int, list[np.ndarray]] = {k: [] for k in ks}
     elbos = []
     for i, batch in enumerate(loaded.test_batches()):
         x = batch["spectrogram"]

@@ -166,16 +166,15 @@ def fit_with_strategy_run(
     *,
     epochs: int,
     initial_epoch: int = 0,
-    validation_data: tf.data.Dataset | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
 ) -> keras.callbacks.History:
     """What ``model.fit`` does for these arguments, each step a ``strategy.run`` of
-    ``model.train_step`` on the model's strategy (``validation_data`` through ``test_step``).
+    ``model.train_step`` on the model's strategy.
 
     ``train_data`` yields global batches: each of the strategy's replicas trains on its share.
-    Callbacks see the same calls and logs (replica means; ``val_*`` after each epoch) as under
-    ``fit``, and ``model.stop_training`` stops after the current step.
+    Callbacks see the same calls and logs (replica means) as under ``fit`` (held-out figures come
+    from a callback: `callbacks.HeldOut`), and ``model.stop_training`` stops after the current step.
 
     Raises:
       WorkerLostError: under `MultiWorkerMirroredStrategy`, when another worker has stopped
@@ -193,25 +192,13 @@ def fit_with_strategy_run(
         steps=steps if steps > 0 else None,
     )
     train_step = _replicated(model.train_step, strategy)
-    test_step = _replicated(model.test_step, strategy)
     train_batches = strategy.experimental_distribute_dataset(train_data)
-    val_batches = (
-        None
-        if validation_data is None
-        else strategy.experimental_distribute_dataset(validation_data)
-    )
     model.stop_training = False
     logs: dict[str, float] = {}
     callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         with _peers_checked(strategy, epoch):
             logs = _epoch(model, callback_list, epoch, train_step, train_batches)
-            if val_batches is not None:
-                model.reset_metrics()
-                val_logs: dict[str, float] = {}
-                for batch in val_batches:
-                    val_logs = _numbers(test_step(batch))
-                logs = {**logs, **{f"val_{name}": value for name, value in val_logs.items()}}
             callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
