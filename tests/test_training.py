@@ -15,7 +15,7 @@ import tensorflow as tf
 from tests.helpers import TINY_CONFIG, random_batches
 from tfp_audio_vae.models.saving import load_model, save_model
 from tfp_audio_vae.models.variants import build_vae
-from tfp_audio_vae.training.callbacks import NonFiniteLossError
+from tfp_audio_vae.training.callbacks import EpochCheckpoint, NonFiniteLossError
 from tfp_audio_vae.training.fit import train
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -113,6 +113,39 @@ def test_an_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
     assert history.epoch == [2, 3]  # epochs 0 and 1 are not redone
     assert int(fresh.optimizer.iterations.numpy()) == 2 * steps
     assert len(losses(tmp_path)) == 4
+
+
+@pytest.mark.parametrize("after_save", [False, True], ids=["before", "after"])
+def test_a_run_stopped_just_before_or_after_a_checkpoint_resumes_to_one_row_per_epoch(
+    tmp_path, monkeypatch, after_save
+):
+    """A kill can land between an epoch's history row and its checkpoint, on either side of
+    the checkpoint's write: the resumed run's history still holds each epoch once."""
+    save = EpochCheckpoint.on_epoch_end
+
+    def stop_at_epoch_two(self, epoch, logs=None):
+        if epoch == 1:
+            if after_save:
+                save(self, epoch, logs)
+            raise KeyboardInterrupt
+        save(self, epoch, logs)
+
+    monkeypatch.setattr(EpochCheckpoint, "on_epoch_end", stop_at_epoch_two)
+    model = build_vae(TINY_CONFIG, "standard", latent_dim=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, random_batches(), tmp_path, epochs=4, verbose=0, **CONSTANT)
+    monkeypatch.undo()
+    history = train(
+        build_vae(TINY_CONFIG, "standard", latent_dim=4),
+        random_batches(),
+        tmp_path,
+        epochs=4,
+        verbose=0,
+        **CONSTANT,
+    )
+    assert history.epoch == ([2, 3] if after_save else [1, 2, 3])
+    with open(tmp_path / "history.csv") as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2, 3]
 
 
 def test_a_nan_batch_stops_training_and_restores_the_last_good_checkpoint(tmp_path):

@@ -442,8 +442,10 @@ def _train(
         StopOnNonFinite(manager),
         *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
         *([held_out] if held_out else []),
-        EpochCheckpoint(manager, epoch),
+        # the row before the checkpoint: a run killed between the two has one row too many,
+        # which resuming drops, never a kept epoch without its row
         EpochHistory(write_dir / "history.csv", initial_epoch),
+        EpochCheckpoint(manager, epoch),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
         *callbacks,
     ]
