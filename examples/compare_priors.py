@@ -59,6 +59,7 @@ from tfp_audio_vae.training.fit import HELD_OUT  # noqa: E402
 from tfp_audio_vae.training.run_spec import (  # noqa: E402
     DataSpec,
     ModelSpec,
+    ResolutionSpec,
     RunSpec,
     TrainingSpec,
 )
@@ -86,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder for spectrogram shards when the train set is too large for memory "
         "(default: spectrograms/ in the package cache)",
     )
+    defaults.add_resolution_arguments(parser)
     defaults.add_preset_argument(parser)
     for option, meaning in (("--epochs", "epochs per model"), ("--latent-dim", "size of z")):
         key = option[2:].replace("-", "_")
@@ -168,6 +170,7 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
     root = args.sc09 if args.dataset == "sc09" else args.fsdd
     return RunSpec(
         data=DataSpec(args.dataset, root, limit=QUICK_CLIPS if args.quick else None),
+        resolution=ResolutionSpec.from_args(args),
         model=ModelSpec(
             latent_dim=args.latent_dim,
             components_per_class=args.components_per_class,

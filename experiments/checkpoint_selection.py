@@ -20,11 +20,8 @@ from typing import Any
 from experiments import harness
 from tfp_audio_vae import defaults
 from tfp_audio_vae.evaluation.metrics import evaluate
-from tfp_audio_vae.models.held_out import calibrate_scale
-from tfp_audio_vae.models.latents import fit_prior
-from tfp_audio_vae.models.level import calibrate_level
 from tfp_audio_vae.models.saving import load_model
-from tfp_audio_vae.training.fit import BEST, HELD_OUT, weights_checkpoint
+from tfp_audio_vae.training.fit import BEST, HELD_OUT, finish, refit_period, weights_checkpoint
 
 COLUMNS: list[harness.Column] = [
     ("run", "run", "{}"),
@@ -39,12 +36,17 @@ def best_model(loaded: harness.Loaded):
     """The run's model with its best held-out epoch's weights, finished as `train` finishes."""
     import tensorflow as tf  # after the harness has quieted its start-up
 
+    spec = loaded.run.spec()
     model = load_model(loaded.run.model_path)
     weights_checkpoint(model).restore(tf.train.latest_checkpoint(loaded.run.folder / BEST))
-    if hasattr(model.prior, "fit_to_posteriors"):
-        fit_prior(model, loaded.train_batches(), seed=loaded.run.spec().seed)
-    bound = calibrate_scale(model, loaded.validation_batches(), seed=loaded.run.spec().seed)
-    calibrate_level(model, loaded.train_batches())
+    refit = bool(refit_period(model, spec.training.fit_prior_every))
+    bound = finish(
+        model,
+        loaded.train_batches(),
+        loaded.validation_batches(),
+        refit=refit,
+        seed=spec.seed,
+    )
     return model, bound.neg_elbo
 
 

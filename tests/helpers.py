@@ -9,6 +9,14 @@ from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 
 # 128 bins x 32 frames: the smallest clip whose sides still halve through five stride-2 blocks.
 TINY_CONFIG = SpectrogramConfig(num_samples=2048, mean=(0.0,) * 128, std=(1.0,) * 128)
+BAD_STFT_ARGUMENTS = [
+    ({"seed": 1.5}, "seed"),
+    ({"n_fft": 255}, "n_fft"),
+    ({"hop_length": 0}, "hop_length"),
+    ({"n_fft": 512}, r"\[batch, frames, 257\]"),
+]
+"""``(keyword arguments, error message)`` that every phase function given ``[batch, frames, 129]``
+magnitudes refuses with a ValueError (`griffin_lim`, `pghi_phase`)."""
 
 
 def random_batches(n: int = 32, batch_size: int = 16, seed: int = 0) -> tf.data.Dataset:

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.helpers import TINY_CONFIG, random_batches
+from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.models.decoders import Conv1DDecoder
 from tfp_audio_vae.models.saving import load_model, save_model
 from tfp_audio_vae.models.variants import build_vae
@@ -46,6 +47,29 @@ def test_conv1d_decoder_puts_each_frames_features_into_that_frames_spectrum():
     params = tf.reshape(frames, [1, 32, 2, 128])
     dist = decoder.likelihood(tf.transpose(params, [0, 3, 1, 2]))
     np.testing.assert_allclose(dist.mean()[0, :, 5, 0], frames[0, 5, :128], rtol=1e-6)
+
+
+@pytest.mark.parametrize("network", ["conv1d", "conv2d"])
+def test_a_network_is_built_for_any_spectrogram_shape(network):
+    """125 bins x 35 frames: neither side divisible by the strides' 2^L; the decoder's last
+    block is cropped, so the likelihood covers exactly the spectrogram's cells."""
+    config = SpectrogramConfig(
+        sample_rate=11025, num_samples=2200, n_fft=250, hop_length=64,
+        mean=(0.0,) * 125, std=(1.0,) * 125,
+    )  # fmt: skip
+    assert config.shape == (125, 35, 1)
+    model = build_vae(config, "standard", latent_dim=4, network=network)
+    x = tf.random.stateless_normal([2, *config.shape], seed=[0, 3])
+    likelihood = model.decode(model.encode(x).mean())
+    assert likelihood.event_shape == config.shape and likelihood.batch_shape == (2,)
+    assert np.all(np.isfinite(likelihood.log_prob(x).numpy()))
+    default = build_vae(TINY_CONFIG, "standard", latent_dim=4, network=network)
+    assert model.count_params() != default.count_params()  # sized by the shape
+
+
+def test_a_decoder_refuses_a_spectrogram_shape_with_channels():
+    with pytest.raises(ValueError, match=r"\(freq, time, 1\)"):
+        Conv1DDecoder((128, 32, 2))
 
 
 def test_unknown_network_is_refused():

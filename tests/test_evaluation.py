@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -331,7 +332,9 @@ def test_generation_and_ceiling_figures_are_what_a_known_judge_gives(clips):
 def test_evaluate_returns_json_ready_figures_for_a_mixture_model(clips, judge):
     waves, digits = clips
     model = build_vae(TINY_CONFIG, "conditional", latent_dim=4)
+    started = time.perf_counter()
     result = metrics.evaluate(model, waves, digits, judge, k=3, n_samples=10, n_iter=2)
+    elapsed = time.perf_counter() - started
     json.dumps(result)  # plain floats, ints and lists only
     assert set(result) == {
         "likelihood",
@@ -341,7 +344,11 @@ def test_evaluate_returns_json_ready_figures_for_a_mixture_model(clips, judge):
         "generation",
         "real_audio",
         "mixture",
+        "seconds",
     }
+    stages = result["seconds"]  # each stage's wall time, within the call's
+    assert set(stages) == {"likelihood", "reconstruction", "generation", "rest"}
+    assert all(t > 0 for t in stages.values()) and sum(stages.values()) <= elapsed
     assert result["generation"]["conditional"]["route"] == "prior"
     assert "assignment" not in result["mixture"]
     assert result["likelihood"]["examples"] == 20

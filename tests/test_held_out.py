@@ -3,6 +3,7 @@ calibrated on it, the held-out bound after every epoch and the checkpoint it sel
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -17,6 +18,7 @@ from tfp_audio_vae.data.splitting import carve_validation
 from tfp_audio_vae.models.held_out import calibrate_scale, held_out_bound
 from tfp_audio_vae.models.saving import load_model, save_model
 from tfp_audio_vae.models.variants import build_vae
+from tfp_audio_vae.training.callbacks import KeepBest
 from tfp_audio_vae.training.fit import BEST, HELD_OUT, train, weights_checkpoint
 from tfp_audio_vae.training.run_spec import DataSpec, RunSpec, changed_settings
 
@@ -228,3 +230,31 @@ def test_a_resumed_run_remembers_the_best_epoch_of_its_first_part(tmp_path):
     record = held_out_record(tmp_path)
     assert record["best"]["val_neg_elbo"] <= first["val_neg_elbo"]
     assert record["last"]["epoch"] == 2
+
+
+def test_a_run_killed_before_keeping_its_best_epoch_keeps_it_when_resumed(tmp_path, monkeypatch):
+    """Stopped after epoch 2's checkpoint but before its best weights were written: resumed, it
+    holds epoch 2's weights and writes them, so the best checkpoint is the best epoch's."""
+    model, validation = model_and_data()
+    keep = KeepBest.on_epoch_end
+
+    def stop_at_epoch_two(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        keep(self, epoch, logs)
+
+    monkeypatch.setattr(KeepBest, "on_epoch_end", stop_at_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, random_batches(), tmp_path, epochs=3, validation_data=validation,
+              lr_schedule="constant", verbose=0)  # fmt: skip
+    monkeypatch.undo()
+    with open(tmp_path / "history.csv") as f:
+        bounds = [float(row["val_neg_elbo"]) for row in csv.DictReader(f)]
+    assert len(bounds) == 2 and bounds[1] < bounds[0]  # epoch 2 was the best, and not kept
+    assert tf.train.latest_checkpoint(tmp_path / BEST).endswith("ckpt-1")
+    resumed, _ = model_and_data()
+    train(resumed, random_batches(), tmp_path, epochs=3, validation_data=validation,
+          lr_schedule="constant", selection="best", verbose=0)  # fmt: skip
+    best = held_out_record(tmp_path)["best"]["epoch"]
+    assert tf.train.latest_checkpoint(tmp_path / BEST).endswith(f"ckpt-{best}")
+    assert best >= 2

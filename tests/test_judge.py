@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfp_audio_vae import pretrained
 from tfp_audio_vae.data import fsdd
+from tfp_audio_vae.data.audio_files import resample
 from tfp_audio_vae.data.folders import FolderRecord
 from tfp_audio_vae.data.pipeline import load_waveforms
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
@@ -191,3 +193,19 @@ def test_another_data_sets_judge_is_trained_on_its_records_and_cached_by_fingerp
     assert get_judge(records=records, train_if_missing=False).num_classes == 3
     with pytest.raises(FileNotFoundError, match="no judge of these records cached at .*=True"):
         get_judge(records=records[1:], train_if_missing=False)
+
+
+def test_a_judge_hearing_16_khz_clips_hears_what_it_hears_at_8_khz(small_train):
+    """The shipped FSDD judge given the same clips at 16 kHz: resampled to its own 8 kHz, they
+    are heard as the 8 kHz originals are."""
+    judge = load_judge(pretrained.folder("fsdd") / "judge.keras")
+    waves = small_train[0][::4]  # [10, 8192] at 8 kHz, one clip of each digit
+    wide = resample(waves.T, 8000, 16_000).T  # [10, 16384]
+    heard = judge.hearing(16_000)
+    assert heard.sample_rate == 16_000 and judge.sample_rate == 8000  # a copy
+    np.testing.assert_allclose(heard.predict_proba(wide), judge.predict_proba(waves), atol=0.02)
+    assert (heard.predict(wide) == judge.predict(waves)).all()
+    assert (
+        np.abs(heard.features(wide) - judge.features(waves)).max()
+        < 0.05 * np.abs(judge.features(waves)).max()
+    )

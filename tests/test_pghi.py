@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from tests.helpers import BAD_STFT_ARGUMENTS
 from tfp_audio_vae.data.stft import inverse_stft, stft, stft_magnitude, window_envelope
 from tfp_audio_vae.evaluation.scores import spectral_convergence
 from tfp_audio_vae.synthesis.griffin_lim import griffin_lim
@@ -189,10 +190,7 @@ def test_seed_moves_only_the_phase_of_coefficients_that_start_afresh_or_are_left
         ({"tolerance": 0.0}, "tolerance"),
         ({"tolerance": 1.0}, "tolerance"),
         ({"gamma": 0.0}, "gamma"),
-        ({"seed": 1.5}, "seed"),
-        ({"n_fft": 255}, "n_fft"),
-        ({"hop_length": 0}, "hop_length"),
-        ({"n_fft": 512}, r"\[batch, frames, 257\]"),
+        *BAD_STFT_ARGUMENTS,
     ],
 )
 def test_pghi_rejects_bad_arguments(kwargs, message):

@@ -7,17 +7,20 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import soundfile as sf
 import tensorflow as tf
 
 from tfp_audio_vae import build_vae, train
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
-from tfp_audio_vae.runs import Run, judge_for
+from tfp_audio_vae.runs import Run, judge_for, resolution_note
 from tfp_audio_vae.training.run_spec import (
     DataSpec,
     ModelSpec,
+    ResolutionSpec,
     RunSpec,
     TrainingSpec,
     changed_settings,
@@ -74,6 +77,54 @@ def test_changed_settings_name_what_differs_and_let_the_budget_and_a_moved_folde
     newer = dataclasses.replace(spec, model=ModelSpec(beta=0.5))  # beta: newer than that run
     assert changed_settings(older, newer) == []
     assert changed_settings(FLAT, RunSpec.from_json({**FLAT, "limit": 41})) == ["data.limit"]
+
+
+def test_a_resolution_is_a_setting_of_the_run_and_names_the_measured_ones():
+    assert ResolutionSpec() == ResolutionSpec.preset("8k")
+    assert ResolutionSpec().config() == SpectrogramConfig()  # every earlier run's
+    wide = ResolutionSpec.preset("16k")
+    assert wide.config().shape == (256, 128, 1) and wide.num_samples == 16_384
+    assert ResolutionSpec.preset("22k").config().shape == (256, 177, 1)
+    assert ResolutionSpec.preset("16k", seconds=4.0).num_samples == 64_000
+    assert ResolutionSpec.of(wide.config()) == wide
+    spec = RunSpec(resolution=ResolutionSpec.preset("22k", hop_length=64))
+    assert RunSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+    # a record from before resolutions were a setting is an 8 kHz run, and resumes as one
+    assert RunSpec.from_json(FLAT).resolution == ResolutionSpec()
+    before = RunSpec(resolution=wide).to_json()
+    assert changed_settings(before, RunSpec(resolution=wide)) == []
+    assert changed_settings(before, RunSpec()) == [
+        "resolution.hop_length", "resolution.n_fft", "resolution.sample_rate"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sample_rate": 500}, "below the minimum"),
+        ({"seconds": 0.01}, "shorter than one STFT frame"),
+        ({"n_fft": 255}, "positive even number"),
+        ({"hop_length": 1024}, "hop_length"),
+    ],
+)
+def test_a_resolution_refuses_settings_that_cannot_work(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ResolutionSpec.preset("8k", **changes)
+    with pytest.raises(ValueError, match="8k, 16k, 22k"):
+        ResolutionSpec.preset("44k")
+
+
+def test_a_folder_of_longer_clips_at_a_higher_rate_is_said_in_one_line(tmp_path):
+    (tmp_path / "a").mkdir()
+    for i, seconds in enumerate((1.0, 2.34)):
+        sf.write(tmp_path / "a" / f"{i}.wav", np.zeros(int(seconds * 16_000)), 16_000)
+    records = [SimpleNamespace(path=path) for path in sorted((tmp_path / "a").glob("*.wav"))]
+    note = resolution_note(records, ResolutionSpec())
+    assert note == (
+        "the training clips are at up to 16000 Hz, resampled to 8000 Hz and up to 2.34 s long, "
+        "cut to 1.024 s: --sample-rate 16000 --seconds 2.4 keeps them"
+    )
+    assert resolution_note(records, ResolutionSpec.preset("16k", seconds=2.5)) is None
 
 
 def test_a_spec_refuses_data_it_cannot_name():
@@ -140,6 +191,7 @@ def test_train_from_python_records_its_settings_and_data_is_said_to_be_assumed(t
     spec = Run(tmp_path / "run").spec()
     assert spec.data is None and spec.model is None and spec.seed == 5
     assert spec.training.epochs == 1 and spec.training.learning_rate == 1e-3
+    assert spec.resolution.config() == dataclasses.replace(config, mean=None, std=None)
     said: list[str] = []
     assert Run(tmp_path / "run").data(say=said.append) == DataSpec("fsdd")
     assert said == [f"{tmp_path / 'run' / 'model.keras'}: its train.json names no data, so its "

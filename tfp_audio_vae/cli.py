@@ -196,7 +196,13 @@ def _data(args: argparse.Namespace):
 
 def _spec(args: argparse.Namespace):
     """The `RunSpec` that ``train``'s options describe."""
-    from tfp_audio_vae.training.run_spec import DataSpec, ModelSpec, RunSpec, TrainingSpec
+    from tfp_audio_vae.training.run_spec import (
+        DataSpec,
+        ModelSpec,
+        ResolutionSpec,
+        RunSpec,
+        TrainingSpec,
+    )
 
     held_out = {"validation_fraction": args.validation_fraction}
     if args.data:
@@ -227,7 +233,14 @@ def _spec(args: argparse.Namespace):
         cache=args.cache,
         selection=args.selection,
     )
-    return RunSpec(data=data, model=model, training=training, seed=args.seed, preset=args.preset)
+    return RunSpec(
+        data=data,
+        resolution=ResolutionSpec.from_args(args),
+        model=model,
+        training=training,
+        seed=args.seed,
+        preset=args.preset,
+    )
 
 
 def cmd_train(args: argparse.Namespace, strategy: tf.distribute.Strategy) -> None:
@@ -616,6 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
         "classes sorted by name) or flat (unlabelled); split by its train/ and test/ "
         "sub-folders if it has them, else a tenth of each class held out",
     )
+    defaults.add_resolution_arguments(p)
     defaults.add_preset_argument(p)
     p.add_argument(
         "--epochs",

@@ -128,6 +128,47 @@ for better audio and a far worse test likelihood (``docs/data/best/``; results "
 preset")."""
 
 
+RESOLUTION = "8k"
+"""The resolution a run hears its audio at unless it names another (`training.run_spec.
+ResolutionSpec`): FSDD's own rate, the one every figure of ``docs/results.md`` was measured at."""
+RESOLUTIONS: dict[str, dict[str, float]] = {
+    "8k": {"sample_rate": 8000, "seconds": 1.024, "n_fft": 256, "hop_length": 64},
+    "16k": {"sample_rate": 16000, "seconds": 1.024, "n_fft": 512, "hop_length": 128},
+    "22k": {"sample_rate": 22050, "seconds": 1.024, "n_fft": 512, "hop_length": 128},
+}
+"""Named resolutions: sample rate (Hz), clip length (s), STFT frame and hop (samples).
+``"8k"``: 128 bins x 128 frames, 32 ms frames every 8 ms. ``"16k"``: the same frames in time
+with twice the bins (256 x 128), speech's wide band and SC09's own rate. ``"22k"``: 23 ms frames
+every 5.8 ms (256 x 177), the rate the project's first FSDD write-up used. What each costs per
+training example is in ``docs/data/resolutions.json`` (`benchmarks.bench_resolutions`); the
+other settings were measured at 8 kHz only."""
+
+
+def add_resolution_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--resolution NAME`` and the four settings that override its values, for
+    `training.run_spec.ResolutionSpec.from_args`: the command line's and the examples' one
+    definition of them."""
+    named = "; ".join(
+        f"{name}: {v['sample_rate']:g} Hz, {v['seconds']:g} s, STFT {v['n_fft']:g} / "
+        f"{v['hop_length']:g}"
+        for name, v in RESOLUTIONS.items()
+    )
+    parser.add_argument(
+        "--resolution",
+        choices=list(RESOLUTIONS),
+        default=RESOLUTION,
+        help=f"the sample rate, clip length and STFT the model hears ({named}); the options "
+        f"below change one of them (default: {RESOLUTION})",
+    )
+    for option, kind, meaning in (
+        ("--sample-rate", int, "sample rate in Hz (files at other rates are resampled)"),
+        ("--seconds", float, "clip length in seconds (longer clips are cut, shorter padded)"),
+        ("--n-fft", int, "STFT frame length in samples (even)"),
+        ("--hop-length", int, "STFT hop in samples"),
+    ):
+        parser.add_argument(option, type=kind, help=f"{meaning} (default: the resolution's)")
+
+
 def add_preset_argument(parser: argparse.ArgumentParser) -> None:
     """``--preset NAME`` (default ``"default"``), for `apply_preset` to read: the command line's
     and the examples' one definition of it."""

@@ -50,7 +50,7 @@ import tensorflow as tf
 from tfp_audio_vae import __version__, defaults
 from tfp_audio_vae.data.spectrogram import to_magnitude, waveform_to_spectrogram
 from tfp_audio_vae.data.stft import fit_length, window_envelope
-from tfp_audio_vae.synthesis.griffin_lim import _fast_griffin_lim
+from tfp_audio_vae.synthesis.griffin_lim import griffin_lim_from_phase
 from tfp_audio_vae.synthesis.waveforms import MOMENTUM, SEED_BATCH, AudioStatistic, audible
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ class AudioGenerator(tf.Module):
         phase = _initial_phase(
             tf.shape(magnitude)[0], config.frames, config.n_fft // 2 + 1, seed
         )  # [n, frames, bins]
-        wave = _fast_griffin_lim(
+        wave = griffin_lim_from_phase(
             magnitude,
             phase,
             self._envelope,

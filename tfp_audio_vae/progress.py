@@ -23,14 +23,23 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
+class Stopwatch:
+    """What `step` yields: ``seconds``, the block's wall time once it has ended."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
 @contextlib.contextmanager
-def step(say: Say | None, what: str, *, expected_s: float | None = None) -> Iterator[None]:
+def step(say: Say | None, what: str, *, expected_s: float | None = None) -> Iterator[Stopwatch]:
     """Says ``what`` starts (with ``expected_s``, a rough expected duration, when given), runs
-    the block, and says how long it took."""
-    if say is None:
-        yield
-        return
-    say(f"{what}" + (f" (about {duration(expected_s)})" if expected_s else "") + " ...")
+    the block, and says how long it took; the yielded `Stopwatch` holds that time (also when
+    ``say`` is ``None``)."""
+    if say is not None:
+        say(f"{what}" + (f" (about {duration(expected_s)})" if expected_s else "") + " ...")
+    clock = Stopwatch()
     started = time.perf_counter()
-    yield
-    say(f"  {what}: done in {duration(time.perf_counter() - started)}")
+    yield clock
+    clock.seconds = time.perf_counter() - started
+    if say is not None:
+        say(f"  {what}: done in {duration(clock.seconds)}")

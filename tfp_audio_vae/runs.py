@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from tfp_audio_vae.progress import Say, step
 from tfp_audio_vae.training.run_spec import (
     RECORD,
     DataSpec,
+    ResolutionSpec,
     RunSpec,
     Splits,
     changed_settings,
@@ -43,6 +45,7 @@ from tfp_audio_vae.training.run_spec import (
 if TYPE_CHECKING:
     import tensorflow as tf
 
+    from tfp_audio_vae.data.pipeline import AudioRecord
     from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.evaluation.judge import Judge
     from tfp_audio_vae.models.vae import VAE
@@ -249,12 +252,14 @@ def training_data(
       AudioFileError: an unreadable file (unless ``spec.data.skip_bad_files``).
     """
     from tfp_audio_vae.data import pipeline
-    from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 
     splits = spec.data.splits()
     training = spec.training
     on_error = "skip" if spec.data.skip_bad_files else "raise"
-    base = SpectrogramConfig()
+    base = spec.resolution.config()
+    folder = spec.data.dataset == "folder"
+    if say is not None and folder and (note := resolution_note(splits.train, spec.resolution)):
+        say(note)
     if spec.data.skip_bad_files:
         for error in pipeline.validate_files([*splits.train, *splits.validation], base):
             print(f"skipped {error}", file=sys.stderr)
@@ -278,6 +283,32 @@ def training_data(
     validation = splits.validation
     val_data = pipeline.spectrogram_dataset(validation, **batches) if validation else None
     return TrainingData(splits, config, train_data, val_data)
+
+
+def resolution_note(records: Sequence[AudioRecord], resolution: ResolutionSpec) -> str | None:
+    """One line when the clips of ``records`` are at a higher rate than ``resolution``'s or
+    longer than its clips, naming the options that keep them; ``None`` when they fit (or cannot
+    be read: the pipeline's own checks report those)."""
+    import soundfile as sf
+
+    rates, seconds = [], []
+    for record in records:
+        try:
+            info = sf.info(str(record.path))
+        except (OSError, RuntimeError):  # sf.LibsndfileError is a RuntimeError
+            continue
+        rates.append(info.samplerate)
+        seconds.append(info.duration)
+    notes, keep = [], []
+    if rates and max(rates) > resolution.sample_rate:
+        notes.append(f"at up to {max(rates)} Hz, resampled to {resolution.sample_rate} Hz")
+        keep.append(f"--sample-rate {max(rates)}")
+    if seconds and max(seconds) > resolution.seconds:
+        notes.append(f"up to {max(seconds):.2f} s long, cut to {resolution.seconds:g} s")
+        keep.append(f"--seconds {math.ceil(max(seconds) * 10) / 10:g}")
+    if not notes:
+        return None
+    return f"the training clips are {' and '.join(notes)}: {' '.join(keep)} keeps them"
 
 
 def judge_for(

@@ -232,7 +232,7 @@ def reconstruction_metrics(
     }
     labelled = np.concatenate(classes) >= 0  # [n]
     if judge is not None and labelled.any():
-        metrics["judge_accuracy"] = judge.accuracy(
+        metrics["judge_accuracy"] = judge.hearing(config.sample_rate).accuracy(
             np.concatenate(heard)[labelled], np.concatenate(classes)[labelled]
         )
     if perceptual:
@@ -325,6 +325,7 @@ def generation_metrics(
       judge hears the asked class), ``per_class_accuracy`` and the unconditional scores. ``None``
       when neither route is available.
     """
+    judge = judge.hearing(model.audio_config().sample_rate)
     real_features = judge.features(real_test_waves)  # [m, d]
     audio = {"temperature": temperature, "statistic": statistic, "n_iter": n_iter}
     prior_samples = generate(model, n, seed=seed, **audio)
@@ -488,24 +489,28 @@ def evaluate(
         extra, checked before anything runs.
     Returns:
       ``{"likelihood", "active_units", "latent_dim", "reconstruction", "generation",
-      "real_audio", "mixture", "perceptual_ceiling"}`` (``mixture`` only for mixture priors,
-      without the per-clip assignment; ``perceptual_ceiling`` only with ``perceptual``); see the
-      functions of the same names.
+      "real_audio", "mixture", "perceptual_ceiling", "seconds"}`` (``mixture`` only for mixture
+      priors, without the per-clip assignment; ``perceptual_ceiling`` only with ``perceptual``);
+      see the functions of the same names. ``seconds``: the wall time of each stage
+      (``likelihood``, ``reconstruction``, ``perceptual_ceiling``, ``generation``, ``rest``).
     Raises:
       ImportError: with ``perceptual`` but without the ``perceptual`` extra.
     """
     if perceptual:
         require()
     config = model.audio_config()
+    judge = judge.hearing(config.sample_rate)
     test = spectrogram_batches(test_waves, test_labels, config, batch_size)
     n = len(test_waves)
     results: dict[str, Any] = {}
-    with step(say, f"likelihood bounds of {n} test clips (-ELBO, IWAE k={k}), active units"):
+    seconds: dict[str, float] = {}
+    with step(say, f"likelihood bounds of {n} test clips (-ELBO, IWAE k={k}), active units") as t:
         results["likelihood"] = likelihood(model, test, k=k, seed=seed)
         results["active_units"] = active_units(model, test)
         results["latent_dim"] = model.latent_dim
+    seconds["likelihood"] = t.seconds
     scored = ", judged, PESQ and STOI" if perceptual else ", judged"
-    with step(say, f"{n} reconstructions through Griffin-Lim{scored}"):
+    with step(say, f"{n} reconstructions through Griffin-Lim{scored}") as t:
         results["reconstruction"] = reconstruction_metrics(
             model,
             test,
@@ -517,12 +522,16 @@ def evaluate(
             seed=seed,
             perceptual=perceptual,
         )
+    seconds["reconstruction"] = t.seconds
     if perceptual:
-        with step(say, f"PESQ and STOI of {n} test clips through Griffin-Lim from true magnitudes"):
+        with step(
+            say, f"PESQ and STOI of {n} test clips through Griffin-Lim from true magnitudes"
+        ) as t:
             results["perceptual_ceiling"] = perceptual_ceiling(
                 test_waves, config, n_iter, batch_size=batch_size, seed=seed
             )
-    with step(say, f"{n_samples} generated clips per figure, judged"):
+        seconds["perceptual_ceiling"] = t.seconds
+    with step(say, f"{n_samples} generated clips per figure, judged") as t:
         results["generation"] = generation_metrics(
             model,
             judge,
@@ -534,11 +543,14 @@ def evaluate(
             statistic=statistic,
             n_iter=n_iter,
         )
-    results["real_audio"] = real_audio_ceiling(judge, test_waves, test_labels)
-    if isinstance(model.prior, MixtureOfGaussiansPrior):
-        mixture = mixture_assignment(model, test)
-        del mixture["assignment"]
-        results["mixture"] = mixture
+    seconds["generation"] = t.seconds
+    with step(None, "the real clips' figures, the mixture's assignment") as t:
+        results["real_audio"] = real_audio_ceiling(judge, test_waves, test_labels)
+        if isinstance(model.prior, MixtureOfGaussiansPrior):
+            mixture = mixture_assignment(model, test)
+            del mixture["assignment"]
+            results["mixture"] = mixture
+    results["seconds"] = {**seconds, "rest": t.seconds}
     return results
 
 

@@ -76,6 +76,8 @@ class SpectrogramDecoder(keras.layers.Layer):
         if scale not in DECODER_SCALES:
             raise ValueError(f"scale must be one of {', '.join(DECODER_SCALES)}, got {scale!r}")
         self.spectrogram_shape = tuple(int(s) for s in output_shape)
+        if len(self.spectrogram_shape) != 3 or self.spectrogram_shape[2] != 1:
+            raise ValueError(f"output_shape must be (freq, time, 1), got {self.spectrogram_shape}")
         self.filters = tuple(int(f) for f in filters)
         self.kernel_size = int(kernel_size)
         self.scale = scale
@@ -170,6 +172,11 @@ class SpectrogramDecoder(keras.layers.Layer):
         }
 
 
+def _coarse(size: int, filters: Sequence[int]) -> int:
+    """The side of the first grid that ``len(filters)`` doublings take to at least ``size``."""
+    return -(-size // 2 ** len(filters))
+
+
 def _normal(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Independent:
     """``Independent(Normal(loc, scale), 3)``: event ``[freq, time, 1]``."""
     return tfd.Independent(tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=3)
@@ -179,12 +186,13 @@ def _normal(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Independent:
 class Conv2DDecoder(SpectrogramDecoder):
     """A transposed-convolution decoder returning ``Independent(Normal(loc, scale), 3)``.
 
-    A dense layer maps z to a ``[freq / 2^L, time / 2^L, filters[0]]`` grid; each of the ``L``
-    blocks doubles both sides; a convolution gives each cell's parameters. The scale is as
+    A dense layer maps z to a ``[ceil(freq / 2^L), ceil(time / 2^L), filters[0]]`` grid; each
+    of the ``L`` blocks doubles both sides; the last block's output is cropped to ``[freq,
+    time]`` and a convolution gives each cell's parameters. The scale is as
     `SpectrogramDecoder` describes.
 
     Args:
-      output_shape: ``(freq, time, 1)`` of the spectrograms; both sides divisible by ``2^L``.
+      output_shape: ``(freq, time, 1)`` of the spectrograms, any size.
       filters: channels of each upsampling block, coarse to fine.
       kernel_size: convolution kernel size.
       scale: ``"pixel"``, ``"bin"``, ``"global"`` or ``"optimal"``.
@@ -204,15 +212,9 @@ class Conv2DDecoder(SpectrogramDecoder):
         **kwargs: Any,
     ) -> None:
         super().__init__(output_shape, filters, kernel_size, scale, scale_floor, seed, **kwargs)
-        freq, time, channels = self.spectrogram_shape
-        factor = 2 ** len(self.filters)
-        if freq % factor or time % factor or channels != 1:
-            raise ValueError(
-                f"output_shape {self.spectrogram_shape} needs freq and time divisible by "
-                f"2^{len(self.filters)} = {factor} and one channel"
-            )
+        freq, time, _ = self.spectrogram_shape
         self._make_layers(
-            (freq // factor, time // factor, self.filters[0]),
+            (_coarse(freq, self.filters), _coarse(time, self.filters), self.filters[0]),
             keras.layers.Conv2DTranspose,
             lambda init: keras.layers.Conv2D(
                 self.params_per_cell, self.kernel_size, padding="same", kernel_initializer=init
@@ -221,25 +223,28 @@ class Conv2DDecoder(SpectrogramDecoder):
 
     def call(self, z: tf.Tensor) -> tfd.Independent:
         """z ``[batch, latent]`` -> p(x | z), batch shape ``[batch]``, event ``[freq, time, 1]``."""
-        h = tf.reshape(self.from_latent(z), [-1, *self.grid])  # [batch, f / 2^L, t / 2^L, c]
+        freq, time, _ = self.spectrogram_shape
+        h = tf.reshape(self.from_latent(z), [-1, *self.grid])  # [batch, f', t', filters[0]]
         for block in self.blocks:
-            h = block(h)  # [batch, f / 2^(L-i-1), t / 2^(L-i-1), filters[i]]
-        return self.likelihood(self.to_params(h))  # params [batch, freq, time, 2 or 1]
+            h = block(h)  # [batch, f' 2^(i+1), t' 2^(i+1), filters[i]]
+        params = self.to_params(h[:, :freq, :time])  # [batch, freq, time, 2 or 1]
+        return self.likelihood(params)
 
 
 @keras.saving.register_keras_serializable(package="tfp_audio_vae")
 class Conv1DDecoder(SpectrogramDecoder):
     """A frequency-as-channels decoder: 1-D upsampling over time, then a whole spectrum per frame.
 
-    z -> dense -> ``[time / 2^L, filters[0]]``; each of the ``L = len(filters)`` blocks doubles
-    time with a stride-2 transposed convolution (kernel 4); a 1x1 convolution maps each frame's
+    z -> dense -> ``[ceil(time / 2^L), filters[0]]``; each of the ``L = len(filters)`` blocks
+    doubles time with a stride-2 transposed convolution (kernel 4), cropped to ``time`` frames
+    after the last; a 1x1 convolution maps each frame's
     features to the ``freq`` bins of ``loc`` (and of the raw scale for ``"pixel"``), so harmonic
     combs across frequency come from one feature vector per frame. About 55 M multiply-adds per
     example, against 88 M for `Conv2DDecoder`, whose last layers spend most of theirs on 16-32
     channels at full resolution. The scale is as `SpectrogramDecoder` describes.
 
     Args:
-      output_shape: ``(freq, time, 1)``; time divisible by ``2^L``.
+      output_shape: ``(freq, time, 1)``, any size.
       filters: channels of each upsampling block, coarse to fine.
       kernel_size: kernel of the upsampling convolutions, over time.
       scale: ``"pixel"``, ``"bin"``, ``"global"`` or ``"optimal"``.
@@ -258,15 +263,9 @@ class Conv1DDecoder(SpectrogramDecoder):
         **kwargs: Any,
     ) -> None:
         super().__init__(output_shape, filters, kernel_size, scale, scale_floor, seed, **kwargs)
-        freq, time, channels = self.spectrogram_shape
-        factor = 2 ** len(self.filters)
-        if time % factor or channels != 1:
-            raise ValueError(
-                f"output_shape {self.spectrogram_shape} needs time divisible by "
-                f"2^{len(self.filters)} = {factor} and one channel"
-            )
+        freq, time, _ = self.spectrogram_shape
         self._make_layers(
-            (time // factor, self.filters[0]),
+            (_coarse(time, self.filters), self.filters[0]),
             keras.layers.Conv1DTranspose,
             lambda init: keras.layers.Conv1D(  # a spectrum per frame
                 freq * self.params_per_cell, 1, kernel_initializer=init
@@ -276,10 +275,10 @@ class Conv1DDecoder(SpectrogramDecoder):
     def call(self, z: tf.Tensor) -> tfd.Independent:
         """z ``[batch, latent]`` -> p(x | z), batch shape ``[batch]``, event ``[freq, time, 1]``."""
         freq, time, _ = self.spectrogram_shape
-        h = tf.reshape(self.from_latent(z), [-1, *self.grid])  # [batch, time / 2^L, filters[0]]
+        h = tf.reshape(self.from_latent(z), [-1, *self.grid])  # [batch, t', filters[0]]
         for block in self.blocks:
-            h = block(h)  # [batch, time / 2^(L-i-1), filters[i]]
-        frames = self.to_params(h)  # [batch, time, freq * (2 or 1)]: a spectrum per frame
+            h = block(h)  # [batch, t' 2^(i+1), filters[i]]
+        frames = self.to_params(h[:, :time])  # [batch, time, freq * (2 or 1)]: a spectrum per frame
         frames = tf.reshape(frames, [-1, time, self.params_per_cell, freq])
         return self.likelihood(tf.transpose(frames, [0, 3, 1, 2]))  # [batch, freq, time, 2|1]
 

@@ -106,11 +106,17 @@ class HeldOut(keras.callbacks.Callback):
     of the epoch with the lowest so far are kept by ``best`` (a checkpoint manager of the
     model), for `training.fit.train` to end on when the run selects ``"best"``.
 
+    The weights are written by `keeper`, a callback to run after the epoch's checkpoint: a run
+    killed in between resumes holding that epoch's weights, and if it was the best, they are
+    written when training starts again, so the best checkpoint always holds the best epoch's.
+
     Args:
       data: the validation batches.
       best: writes the best epoch's checkpoint.
       so_far: ``(epoch, val_neg_elbo)`` (1-based epochs) of the epochs an interrupted run
         finished.
+      kept_epoch: the epoch (1-based) whose weights the run's best checkpoint holds, 0 for
+        none; on every worker of a cluster, the chief's.
       seed: the draws of z.
     """
 
@@ -119,14 +125,20 @@ class HeldOut(keras.callbacks.Callback):
         data: tf.data.Dataset,
         best: tf.train.CheckpointManager,
         so_far: Sequence[tuple[int, float]] = (),
+        kept_epoch: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.data = data
         self.best = best
+        self.kept_epoch = int(kept_epoch)
         self.seed = int(seed)
         self.best_epoch, self.best_so_far = min(so_far, key=lambda e: e[1], default=(0, math.inf))
         self.last_epoch, self.last = so_far[-1] if so_far else (0, math.inf)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.best_epoch and self.best_epoch == self.last_epoch != self.kept_epoch:
+            self.best.save(checkpoint_number=self.best_epoch)  # the restored weights are its
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         bound = held_out_bound(self.model, self.data, seed=self.seed)
@@ -135,7 +147,22 @@ class HeldOut(keras.callbacks.Callback):
         self.last_epoch, self.last = epoch + 1, bound.neg_elbo
         if bound.neg_elbo < self.best_so_far:
             self.best_epoch, self.best_so_far = epoch + 1, bound.neg_elbo
-            self.best.save(checkpoint_number=epoch + 1)
+
+    def keeper(self) -> keras.callbacks.Callback:
+        """The callback that writes the best epoch's weights, to run after its checkpoint."""
+        return KeepBest(self)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Writes `HeldOut`'s best weights when the epoch just ended is its best."""
+
+    def __init__(self, held_out: HeldOut) -> None:
+        super().__init__()
+        self.held_out = held_out
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.held_out.best_epoch == epoch + 1:
+            self.held_out.best.save(checkpoint_number=epoch + 1)
 
 
 class EpochHistory(keras.callbacks.Callback):

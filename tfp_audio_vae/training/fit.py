@@ -44,7 +44,7 @@ import tensorflow as tf
 
 from tfp_audio_vae import defaults
 from tfp_audio_vae.files import atomic_output, folder_lock
-from tfp_audio_vae.models.held_out import calibrate_scale
+from tfp_audio_vae.models.held_out import HeldOutBound, calibrate_scale
 from tfp_audio_vae.models.latents import fit_prior
 from tfp_audio_vae.models.level import calibrate_level
 from tfp_audio_vae.models.saving import save_model
@@ -63,7 +63,13 @@ from tfp_audio_vae.training.distribute import (
     shard_by_data,
     task_name,
 )
-from tfp_audio_vae.training.run_spec import RECORD, RunSpec, Selection, TrainingSpec
+from tfp_audio_vae.training.run_spec import (
+    RECORD,
+    ResolutionSpec,
+    RunSpec,
+    Selection,
+    TrainingSpec,
+)
 
 BEST = Path("checkpoints") / "best"
 """Where a run keeps the weights of its epoch with the best held-out bound."""
@@ -355,6 +361,7 @@ def train(
     if spec is None:
         spec = RunSpec(
             data=None,
+            resolution=ResolutionSpec.of(model.spectrogram_config),
             model=None,
             training=TrainingSpec(
                 epochs=epochs,
@@ -434,10 +441,12 @@ def _train(
         best = tf.train.CheckpointManager(
             weights_checkpoint(model), write_dir / BEST, max_to_keep=1
         )
-        # the chief's history, on every worker: they must agree on which epoch is best (each
-        # best-checkpoint write is a collective operation under MultiWorkerMirroredStrategy)
+        # the chief's history and best checkpoint, on every worker: they must agree on which
+        # epoch is best and kept (a checkpoint write is collective under MultiWorkerMirrored)
         so_far = _held_out_so_far(run_dir / "history.csv", initial_epoch)
-        held_out = HeldOut(validation_data, best, so_far, seed=seed)
+        kept = tf.train.latest_checkpoint(str(run_dir / BEST))
+        kept_epoch = int(kept.rsplit("-", 1)[1]) if kept else 0
+        held_out = HeldOut(validation_data, best, so_far, kept_epoch=kept_epoch, seed=seed)
     every_epoch = [
         StopOnNonFinite(manager),
         *([FitPrior(train_data, fit_prior_every, seed=seed)] if fit_prior_every else []),
@@ -446,6 +455,7 @@ def _train(
         # which resuming drops, never a kept epoch without its row
         EpochHistory(write_dir / "history.csv", initial_epoch),
         EpochCheckpoint(manager, epoch),
+        *([held_out.keeper()] if held_out else []),
         keras.callbacks.TensorBoard(str(write_dir / "logs"), write_graph=False),
         *callbacks,
     ]
@@ -468,36 +478,48 @@ def _train(
             verbose=verbose,
             callbacks=every_epoch,
         )
+    refit = False
+    if held_out is not None and selection == "best" and held_out.best.latest_checkpoint:
+        held_out.best.checkpoint.restore(held_out.best.latest_checkpoint).expect_partial()
+        refit = bool(fit_prior_every)  # the last epoch's refit was of the last weights
+    validation = None if held_out is None else held_out.data
+    bound = finish(model, train_data, validation, refit=refit, seed=seed)
     if held_out is not None:
-        _select_and_calibrate(
-            model, held_out, write_dir, selection, train_data, fit_prior_every, seed
-        )
-    calibrate_level(model, train_data)  # the output level, saved with the model
+        _write_held_out(held_out, bound, selection, write_dir)
     save_model(model, write_dir / "model.keras")
     return history
+
+
+def finish(
+    model: VAE,
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset | None,
+    *,
+    refit: bool,
+    seed: int,
+) -> HeldOutBound | None:
+    """How `train` ends once the model holds the weights it ends on: with ``refit``, the prior
+    refitted to them (`latents.fit_prior`); the likelihood's scale calibrated on the validation
+    clips for good (`held_out.calibrate_scale`, when there are some); the output level
+    calibrated on the training clips (`level.calibrate_level`). Returns the calibrated bound."""
+    if refit:
+        fit_prior(model, train_data, seed=seed)
+    bound = None
+    if validation_data is not None:
+        bound = calibrate_scale(model, validation_data, seed=seed)
+    calibrate_level(model, train_data)  # the output level, saved with the model
+    return bound
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _select_and_calibrate(
-    model: VAE,
-    held_out: HeldOut,
-    write_dir: Path,
-    selection: Selection,
-    train_data: tf.data.Dataset,
-    fit_prior_every: int,
-    seed: int,
+def _write_held_out(
+    held_out: HeldOut, bound: HeldOutBound, selection: Selection, write_dir: Path
 ) -> None:
-    """Ends on the ``selection`` (for ``"best"``, the best epoch's weights, then a refit of a
-    refittable prior to them), calibrates the likelihood's scale on the validation clips for
-    good and writes ``held_out.json``."""
-    if selection == "best" and held_out.best.latest_checkpoint:
-        held_out.best.checkpoint.restore(held_out.best.latest_checkpoint).expect_partial()
-        if fit_prior_every:
-            fit_prior(model, train_data, seed=seed)
-    bound = calibrate_scale(model, held_out.data, seed=seed)
+    """``held_out.json``: the best and last epochs' bounds, which one the run ended on, and its
+    calibrated bound."""
     record = {
         "selection": selection,
         "epoch": held_out.best_epoch if selection == "best" else held_out.last_epoch,

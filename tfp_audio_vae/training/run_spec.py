@@ -1,5 +1,6 @@
 """What a run is: a frozen, JSON-serialisable `RunSpec` of its data (`DataSpec`: FSDD, SC09 or a
-folder, and so its splits), its model (`ModelSpec`), its training (`TrainingSpec`) and its seed.
+folder, and so its splits), the resolution it hears them at (`ResolutionSpec`), its model
+(`ModelSpec`), its training (`TrainingSpec`) and its seed.
 
 `training.fit.train` writes it as the run folder's ``train.json`` before the first epoch, and
 `changed_settings` compares a resumed run with it; `tfp_audio_vae.runs.Run` is the folder that
@@ -19,6 +20,7 @@ from tfp_audio_vae import defaults
 
 if TYPE_CHECKING:
     from tfp_audio_vae.data.pipeline import AudioRecord
+    from tfp_audio_vae.data.spectrogram import SpectrogramConfig
     from tfp_audio_vae.models.priors import Prior
     from tfp_audio_vae.models.vae import VAE
 
@@ -184,6 +186,98 @@ class ModelSpec:
         return cls(self.latent_dim, **({"seed": seed} if takes_seed else {}))
 
 
+_RESOLUTION = defaults.RESOLUTIONS[defaults.RESOLUTION]
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolutionSpec:
+    """What a run hears: its audio's sample rate (Hz), clip length (s) and STFT (frame and hop,
+    in samples). Files at other rates are resampled to ``sample_rate``, longer clips cut and
+    shorter ones padded to ``seconds``; the networks are sized by the spectrogram's shape
+    (``n_fft / 2`` bins x ``ceil(samples / hop_length)`` frames). `preset` names the measured
+    ones (`defaults.RESOLUTIONS`); the default is ``"8k"``, which records written before
+    resolutions were a setting also mean.
+
+    Raises:
+      ValueError: a sample rate below `audio_files.MIN_SAMPLE_RATE`, a clip shorter than one
+        STFT frame, or an STFT that `stft.check_stft_sizes` refuses.
+    """
+
+    sample_rate: int = int(_RESOLUTION["sample_rate"])
+    seconds: float = float(_RESOLUTION["seconds"])
+    n_fft: int = int(_RESOLUTION["n_fft"])
+    hop_length: int = int(_RESOLUTION["hop_length"])
+
+    def __post_init__(self) -> None:
+        from tfp_audio_vae.data.audio_files import MIN_SAMPLE_RATE
+        from tfp_audio_vae.data.stft import check_stft_sizes
+
+        if self.sample_rate < MIN_SAMPLE_RATE:
+            raise ValueError(
+                f"sample rate {self.sample_rate} Hz is below the minimum of {MIN_SAMPLE_RATE} Hz"
+            )
+        check_stft_sizes(self.n_fft, self.hop_length)
+        if not self.num_samples >= self.n_fft:
+            raise ValueError(
+                f"a clip of {self.seconds} s at {self.sample_rate} Hz ({self.num_samples} "
+                f"samples) is shorter than one STFT frame of {self.n_fft} samples"
+            )
+
+    @classmethod
+    def preset(cls, name: str = defaults.RESOLUTION, **changes: float | None) -> ResolutionSpec:
+        """The resolution ``name`` (`defaults.RESOLUTIONS`), with the ``changes`` that are not
+        ``None``."""
+        if name not in defaults.RESOLUTIONS:
+            raise ValueError(
+                f"resolution must be one of {', '.join(defaults.RESOLUTIONS)}, got {name!r}"
+            )
+        values = {**defaults.RESOLUTIONS[name]}
+        values.update({k: v for k, v in changes.items() if v is not None})
+        return cls(
+            sample_rate=int(values["sample_rate"]),
+            seconds=float(values["seconds"]),
+            n_fft=int(values["n_fft"]),
+            hop_length=int(values["hop_length"]),
+        )
+
+    @classmethod
+    def from_args(cls, args: Any) -> ResolutionSpec:
+        """The resolution of the options `defaults.add_resolution_arguments` adds."""
+        return cls.preset(
+            args.resolution,
+            sample_rate=args.sample_rate,
+            seconds=args.seconds,
+            n_fft=args.n_fft,
+            hop_length=args.hop_length,
+        )
+
+    @classmethod
+    def of(cls, config: SpectrogramConfig) -> ResolutionSpec:
+        """The resolution of a `SpectrogramConfig` (a model's)."""
+        return cls(
+            sample_rate=config.sample_rate,
+            seconds=config.num_samples / config.sample_rate,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+        )
+
+    @property
+    def num_samples(self) -> int:
+        """Samples of a clip: ``seconds * sample_rate``, rounded."""
+        return round(self.seconds * self.sample_rate)
+
+    def config(self) -> SpectrogramConfig:
+        """The `SpectrogramConfig` of this resolution, before its normalisation is fitted."""
+        from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+
+        return SpectrogramConfig(
+            sample_rate=self.sample_rate,
+            num_samples=self.num_samples,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingSpec:
     """How `training.fit.train` fits the model, and how its batches are made
@@ -204,10 +298,12 @@ class TrainingSpec:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """Everything that makes a run: data, model, training and seed. ``data`` and ``model`` are
-    ``None`` in the record of a `train` call given a ready-made model and batches."""
+    """Everything that makes a run: data, the resolution it is heard at, model, training and
+    seed. ``data`` and ``model`` are ``None`` in the record of a `train` call given a ready-made
+    model and batches (whose resolution is then the model's)."""
 
     data: DataSpec | None = dataclasses.field(default_factory=DataSpec)
+    resolution: ResolutionSpec = dataclasses.field(default_factory=ResolutionSpec)
     model: ModelSpec | None = dataclasses.field(default_factory=ModelSpec)
     training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
     seed: int = 0
@@ -240,6 +336,7 @@ class RunSpec:
 
         return cls(
             data=section(DataSpec, record.get("data")),
+            resolution=section(ResolutionSpec, record.get("resolution")) or ResolutionSpec(),
             model=section(ModelSpec, record.get("model")),
             training=section(TrainingSpec, record.get("training")) or TrainingSpec(),
             seed=int(record.get("seed", 0)),

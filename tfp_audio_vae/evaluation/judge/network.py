@@ -13,6 +13,7 @@ trained one with NumPy in and out.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_audio_vae import defaults
+from tfp_audio_vae.data.audio_files import resample
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.data.stft import fit_length, stft_magnitude
 from tfp_audio_vae.deprecation import renamed_keywords
@@ -219,18 +221,30 @@ def build_judge(
 class Judge:
     """A trained judge network with numpy in, numpy out.
 
-    Waveforms longer or shorter than the network's input are trimmed or zero-padded at the end,
-    as the pipeline does.
+    Waveforms at ``sample_rate`` are resampled to the network's own rate (`SAMPLE_RATE`: the
+    judge hears the telephone band, whatever the model's rate), then trimmed or zero-padded at
+    the end to its input's length, as the pipeline does.
 
     Args:
       model: a network from `build_judge`, `training.train_judge` or `cache.load_judge`.
       batch_size: clips per forward pass.
+      sample_rate: of the waveforms it is given, in Hz; ``None``: the network's own
+        (`hearing` gives the same judge at another rate).
     """
 
-    def __init__(self, model: keras.Model, batch_size: int = 256) -> None:
+    def __init__(
+        self, model: keras.Model, batch_size: int = 256, sample_rate: int | None = None
+    ) -> None:
         self.model = model
         self.batch_size = int(batch_size)
         self.feature_model = keras.Model(model.inputs, model.get_layer(FEATURES_LAYER).output)
+        self.sample_rate = int(sample_rate or SAMPLE_RATE)
+
+    def hearing(self, sample_rate: int) -> Judge:
+        """This judge, given waveforms at ``sample_rate`` Hz (a model's rate)."""
+        judge = copy.copy(self)
+        judge.sample_rate = int(sample_rate)
+        return judge
 
     @property
     def num_classes(self) -> int:
@@ -243,10 +257,13 @@ class Judge:
         return int(self.model.inputs[0].shape[-1])
 
     def _inputs(self, waves: np.ndarray) -> np.ndarray:
-        """Waveforms ``[n, samples]`` -> ``[n, num_samples]``, trimmed or zero-padded at the end."""
+        """Waveforms ``[n, samples]`` at ``sample_rate`` -> ``[n, num_samples]`` at the network's
+        rate, trimmed or zero-padded at the end."""
         waves = np.asarray(waves, np.float32)
         if waves.ndim != 2:
             raise ValueError(f"waves must be [n, samples], got shape {waves.shape}")
+        if self.sample_rate != SAMPLE_RATE and len(waves):  # each clip a channel of one call
+            waves = resample(waves.T, self.sample_rate, SAMPLE_RATE).T.reshape(len(waves), -1)
         return fit_length(waves, self.num_samples).numpy()
 
     def predict_proba(self, waves: np.ndarray) -> np.ndarray:
