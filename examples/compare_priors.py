@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.evenly_spaced(splits.train, len(test_records)), config, batch_size=args.batch_size
     )
     verbose = 0 if args.quiet else 2
-    judge = judge_for(spec.data, splits, epochs=2 if args.quick else 20, verbose=verbose, say=say)
+    judge = judge_for(spec.data, splits, epochs=2 if args.quick else None, verbose=verbose, say=say)
 
     results: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}

@@ -22,6 +22,7 @@ from tfp_audio_vae.evaluation.judge import (
     build_judge,
     fingerprint,
     get_judge,
+    judge_epochs,
     judge_path,
     load_judge,
     save_judge,
@@ -209,3 +210,10 @@ def test_a_judge_hearing_16_khz_clips_hears_what_it_hears_at_8_khz(small_train):
         np.abs(heard.features(wide) - judge.features(waves)).max()
         < 0.05 * np.abs(judge.features(waves)).max()
     )
+
+
+def test_a_smaller_data_set_trains_its_judge_for_more_epochs_up_to_a_cap():
+    assert judge_epochs(2700) == 20  # FSDD's: as it always was
+    assert judge_epochs(30_000) == 20  # never fewer
+    assert judge_epochs(870) == 62  # the espeak-ng digits: 20 epochs knew 40 of 90 test clips
+    assert judge_epochs(18) == judge_epochs(1) == 100

@@ -128,6 +128,14 @@ for better audio and a far worse test likelihood (``docs/data/best/``; results "
 preset")."""
 
 
+JUDGE_CLIP_EPOCHS = 54_000
+"""The training a data set's judge gets, in clips x epochs: FSDD's 2,700 training clips for 20
+epochs. A smaller set gets more epochs, from 20 up to `JUDGE_MAX_EPOCHS` (`judge.judge_epochs`):
+20 epochs on the 870 training clips of the espeak-ng digits (`experiments.espeak_digits`,
+``full``) left a judge that knew 40 of their 90 test clips, 60 epochs one that knew all 90."""
+JUDGE_MAX_EPOCHS = 100
+"""The most epochs a judge trains for, however few its clips."""
+
 RESOLUTION = "8k"
 """The resolution a run hears its audio at unless it names another (`training.run_spec.
 ResolutionSpec`): FSDD's own rate, the one every figure of ``docs/results.md`` was measured at."""

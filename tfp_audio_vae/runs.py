@@ -316,7 +316,7 @@ def judge_for(
     splits: Splits,
     *,
     train_if_missing: bool = True,
-    epochs: int = 20,
+    epochs: int | None = None,
     verbose: int | str = 0,
     say: Say | None = None,
 ) -> Judge:

@@ -95,7 +95,7 @@ class Explorer:
         self.config = model.audio_config()
         self.clips: list[Clip] = list(clips)
         self.num_fixed = len(self.clips)
-        self.judge = judge
+        self.judge = None if judge is None else judge.hearing(self.config.sample_rate)
         self.judge_problem = judge_problem
         self.n_iter = int(n_iter)
         self.seed = int(seed)

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tfp_audio_vae import defaults
 from tfp_audio_vae.data import fsdd
 from tfp_audio_vae.data.archives import sha256
 from tfp_audio_vae.data.pipeline import AudioRecord, load_waveforms
@@ -77,13 +78,20 @@ def load_judge(path: str | Path) -> Judge:
     return Judge(model)
 
 
+def judge_epochs(clips: int) -> int:
+    """The epochs a judge trains for on ``clips`` clips: `defaults.JUDGE_CLIP_EPOCHS` spread over
+    them, from 20 up to `defaults.JUDGE_MAX_EPOCHS` (FSDD's 2,700: 20)."""
+    spread = round(defaults.JUDGE_CLIP_EPOCHS / max(clips, 1))
+    return min(defaults.JUDGE_MAX_EPOCHS, max(20, spread))
+
+
 def get_judge(
     fsdd_root: str | Path | None = None,
     *,
     records: Sequence[AudioRecord] | None = None,
     num_classes: int | None = None,
     train_if_missing: bool = True,
-    epochs: int = 20,
+    epochs: int | None = None,
     seed: int = 0,
     verbose: int | str = 0,
     say: Say | None = None,
@@ -101,7 +109,8 @@ def get_judge(
         or a folder's `folders.read_folder(...).train`), at any rate (resampled to 8 kHz).
       num_classes: the classes of ``records``; ``None`` takes the largest label + 1.
       train_if_missing: train (minutes on a CPU) when no judge is cached; otherwise raise.
-      epochs, seed: of that training (see `train_judge`).
+      epochs, seed: of that training (see `train_judge`); ``None``: `judge_epochs` of the
+        clips.
       verbose: Keras verbosity while training.
       say: where the training says it starts, about how long it takes, and how long it took
         (`progress.step`); ``None``: silent.
@@ -128,6 +137,7 @@ def get_judge(
     if labels.min() < 0:
         raise ValueError(f"{int(np.sum(labels < 0))} of the judge's training clips have no label")
     num_classes = num_classes or int(labels.max()) + 1
+    epochs = epochs or judge_epochs(len(labels))
     what = f"training the judge on {len(labels)} clips for {epochs} epochs (once: cached at {path})"
     with step(say, what, expected_s=SECONDS_PER_CLIP_EPOCH * len(labels) * epochs):
         model = train_judge(
