@@ -27,10 +27,12 @@ from tfp_audio_vae.models.variants import build_vae
 
 CLIPS = 4
 ALLOWED = "explorer.test"
-UPLOADS = 1000
-RSS_GROWTH_MIB = 60
+UPLOADS = 600
+RSS_GROWTH_MIB = 45
 """The most the server's resident memory may grow over `UPLOADS` uploads, after the first
-`MAX_UPLOADS` + 8 (docs/explore.md#security gives the figures measured)."""
+`MAX_UPLOADS` + 8 (docs/explore.md#security gives the figures measured): the allocator's own
+growth with the bound was 26-28 MiB over 1,000 uploads, while the 559 clips held without it would
+take 64 MiB (115 KiB each)."""
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +294,7 @@ def rss_mib(pid: int) -> float:
 
 
 @pytest.mark.slow
-def test_a_thousand_uploads_keep_memory_bounded(run_dir, fsdd_root):
+def test_many_uploads_keep_memory_bounded(run_dir, fsdd_root):
     with explore(run_dir, fsdd_root) as served:
         connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=120)
         headers = {

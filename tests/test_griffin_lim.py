@@ -209,7 +209,7 @@ def _librosa_convergence(clips: np.ndarray, momentum: float, seeds: tuple[int, .
     return float(np.mean(results))
 
 
-def testgriffin_lim_from_phase_is_no_worse_than_librosa_on_fsdd(fsdd_clips):
+def test_fast_griffin_lim_is_no_worse_than_librosa_on_fsdd(fsdd_clips):
     # Both run the same algorithm. Over all 300 test clips and seeds 0-2 ours reaches 0.0682 and
     # librosa 0.0690, but over 16 clips the difference of the means has a 0.0023 sd from one draw
     # of clips to the next: "no worse" is judged on three seeds each, within 5%.
