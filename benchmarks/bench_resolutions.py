@@ -1,9 +1,13 @@
-"""What each named resolution costs (issue 28): per training example and per generated second,
-as a ratio to the 8 kHz one, in one run.
+"""What each named resolution costs (issue 28), and local latents (issue 27): per training
+example and per generated second, as a ratio to the first contender (the first resolution with
+the first local size: the default model at 8 kHz unless the options say otherwise), in one run.
 
     python -m benchmarks.bench_resolutions [--rounds 5] [--out docs/data/resolutions.json]
+    python -m benchmarks.bench_resolutions --resolutions 8k --local-dims 0,16 \
+        --out docs/data/local_latents/cost.json
 
-For each resolution of `defaults.RESOLUTIONS`, the default model built for its spectrogram shape
+For each resolution of ``--resolutions`` (default: all of `defaults.RESOLUTIONS`) and each
+``--local-dims`` (default 0: z alone), the default model built for its spectrogram shape
 (untrained: the cost does not depend on the weights), on random spectrograms and latents:
 
 - its parameters and its encoder's and decoder's forward multiply-adds (TensorFlow's graph
@@ -42,28 +46,30 @@ from tfp_audio_vae.training.run_spec import ModelSpec, ResolutionSpec  # noqa: E
 CLIPS = 100
 
 
-def contender(name: str) -> dict:
-    """The default model at resolution ``name``, its training step and its generation."""
+def contender(name: str, local_dim: int = 0) -> dict:
+    """The default model at resolution ``name`` (with ``local_dim`` local latents), its training
+    step and its generation."""
     resolution = ResolutionSpec.preset(name)
     config = resolution.config()
     bins = config.freq_bins
     config = type(config)(**{**config.to_dict(), "mean": (0.0,) * bins, "std": (1.0,) * bins})
-    model = ModelSpec(prior="standard").build(config, None, seed=0)
+    model = ModelSpec(prior="standard", local_dim=local_dim).build(config, None, seed=0)
     model.compile(optimizer=fit.optimizer(model, 1e-4, defaults.CLIPNORM, 0.0))
     batch = {
         "spectrogram": tf.random.stateless_normal([defaults.BATCH_SIZE, *config.shape], seed=[0, 1])
     }
     step = tf.function(model.train_step)
-    z = tf.random.stateless_normal([CLIPS, model.latent_dim], seed=[0, 2])
+    z = model.complete(tf.random.stateless_normal([CLIPS, model.latent_dim], seed=[0, 2]), seed=3)
     return {
         "resolution": resolution,
+        "local_dim": local_dim,
         "shape": config.shape,
         "parameters": model.count_params(),
         "encoder_mflop": forward_mflop(
             lambda x: model.encode(x).mean(), tf.TensorSpec([1, *config.shape])
         ),
         "decoder_mflop": forward_mflop(
-            lambda z: model.decode(z).distribution.loc, tf.TensorSpec([1, model.latent_dim])
+            lambda z: model.decode(z).distribution.loc, tf.TensorSpec([1, model.code_dim])
         ),
         "train": lambda: float(step(batch)["loss"]),
         "generate": lambda: decode_waveforms(model, z),
@@ -73,10 +79,16 @@ def contender(name: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--resolutions", default=",".join(defaults.RESOLUTIONS))
+    parser.add_argument("--local-dims", default="0", help="local latents per frame, e.g. 0,16")
     parser.add_argument("--out", default="benchmarks/results/resolutions.json")
     args = parser.parse_args(argv)
     before = environment(tf, tfp, keras, np)
-    contenders = {name: contender(name) for name in defaults.RESOLUTIONS}
+    contenders = {
+        name + (f"+local{local}" if local else ""): contender(name, local)
+        for name in args.resolutions.split(",")
+        for local in map(int, args.local_dims.split(","))
+    }
     seconds: dict[str, dict[str, list[float]]] = {
         name: {"train": [], "generate": []} for name in contenders
     }
@@ -95,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results[name] = {
             "resolution": {**vars(resolution)},
+            "local_dim": c["local_dim"],
             "shape": list(c["shape"]),
             "parameters": c["parameters"],
             "encoder_forward_mflop": c["encoder_mflop"],
@@ -103,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "generate_ms_per_audio_second": generate_ms,
             "seconds": seconds[name],
         }
-    base = results[defaults.RESOLUTION]
+    base = results[next(iter(results))]  # the first contender
     for figures in results.values():
         for key in ("train_ms_per_example", "generate_ms_per_audio_second"):
             figures[f"{key}_ratio"] = figures[key] / base[key]

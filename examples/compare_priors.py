@@ -125,6 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--network", choices=["conv1d", "conv2d"], default=defaults.NETWORK, help="the network"
     )
     parser.add_argument(
+        "--local-dim",
+        type=int,
+        default=defaults.LOCAL_DIM,
+        help="time-local latents per coarse frame beside z (0: z alone)",
+    )
+    parser.add_argument(
         "--lr-schedule", choices=["cosine", "constant"], default=defaults.LR_SCHEDULE
     )
     parser.add_argument("--learning-rate", type=float, default=defaults.LEARNING_RATE)
@@ -170,12 +176,13 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
     root = args.sc09 if args.dataset == "sc09" else args.fsdd
     return RunSpec(
         data=DataSpec(args.dataset, root, limit=QUICK_CLIPS if args.quick else None),
-        resolution=ResolutionSpec.from_args(args),
+        resolution=ResolutionSpec.from_args(args, args.dataset),
         model=ModelSpec(
             latent_dim=args.latent_dim,
             components_per_class=args.components_per_class,
             network=args.network,
             decoder_scale=args.decoder_scale,
+            local_dim=args.local_dim,
         ),
         training=TrainingSpec(
             epochs=2 if args.quick else args.epochs,
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     say = printer(args.quiet)
     spec = run_spec(args)
-    data = training_data(spec, cache_dir=args.cache_dir, say=say)  # shared by both models
+    data = training_data(spec, cache_dir=args.cache_dir, say=say)
     splits, config = data.splits, data.config
     test_records, class_names = splits.test, splits.class_names
     epochs, k, n_samples = spec.training.epochs, args.k, args.samples
@@ -274,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         if say:
             say(f"\n== {label} VAE ({variant} prior), {epochs} epochs")
         tick = time.time()
+        if results:
+            # Batches of its own, in the order a run of this model alone sees them: a shuffled
+            # dataset's order follows how often it was read before (the first model's epochs).
+            data = training_data(spec, cache_dir=args.cache_dir)
         model_spec = dataclasses.replace(spec.model, prior=variant)
         fit_prior_every = spec.training.fit_prior_every if label == "mixture" else 0
         training = dataclasses.replace(spec.training, fit_prior_every=fit_prior_every)

@@ -25,6 +25,7 @@ from tfp_audio_vae.evaluation.metrics import generation_metrics
 COLUMNS: list[harness.Column] = [
     ("run", "run", "{}"),
     ("temperature", "temperature", "{:g}"),
+    ("local", "local_temperature", "{:g}"),
     ("IS", "generation.unconditional.inception_score", "{:.2f}"),
     ("FD", "generation.unconditional.frechet_distance", "{:.2f}"),
     ("digit samples judged", "generation.conditional.accuracy", "{:.1%}"),
@@ -34,24 +35,33 @@ COLUMNS: list[harness.Column] = [
 
 
 def sweep(loaded: harness.Loaded, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    """The judged generation figures of one run at each temperature."""
+    """The judged generation figures of one run at each temperature (and local temperature)."""
+    locals_ = [None] if not args.local_temperatures else args.local_temperatures.split(",")
     for temperature in (float(t) for t in args.temperatures.split(",")):
-        tick = time.perf_counter()
-        figures = generation_metrics(
-            loaded.model, loaded.judge, loaded.waves, args.samples, args.seed,
-            temperature=temperature,
-        )  # fmt: skip
-        yield {
-            "run": loaded.name,
-            "temperature": temperature,
-            "generation": figures,
-            "seconds": time.perf_counter() - tick,
-        }
+        for local in (None if t is None else float(t) for t in locals_):
+            tick = time.perf_counter()
+            figures = generation_metrics(
+                loaded.model, loaded.judge, loaded.waves, args.samples, args.seed,
+                temperature=temperature, local_temperature=local,
+            )  # fmt: skip
+            yield {
+                "run": loaded.name,
+                "temperature": temperature,
+                **({} if local is None else {"local_temperature": local}),
+                "generation": figures,
+                "seconds": time.perf_counter() - tick,
+            }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = harness.parser(__doc__, "temperature_sweep.jsonl", runs=True)
     parser.add_argument("--temperatures", default="0.5,0.7,0.85,1", help="comma list")
+    parser.add_argument(
+        "--local-temperatures",
+        default="",
+        help="comma list, for a model with local latents: u's temperature (0: p(u | z)'s mean); "
+        "default: z's",
+    )
     parser.add_argument("--samples", type=int, default=defaults.GENERATED_CLIPS)
     args = parser.parse_args(argv)
     settings = {"samples": args.samples, "seed": args.seed}

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from tfp_audio_vae import cli
 from tfp_audio_vae.data import sc09
@@ -138,7 +139,9 @@ def test_a_labelled_folder_trains_generates_and_is_judged_per_class(
 
 
 @pytest.mark.slow
-def test_sc09_trains_and_generates_per_word(server: LoopbackServer, tmp_path: Path) -> None:
+def test_sc09_trains_and_generates_per_word_at_its_own_16_khz(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
     body = sc09_archive(clips_per_word=3)
     url = server.url("/sc09.tar.gz", body)
     root = sc09.download(tmp_path / "cache", url=url, size=len(body),
@@ -152,3 +155,7 @@ def test_sc09_trains_and_generates_per_word(server: LoopbackServer, tmp_path: Pa
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
         "sample_000_seven.wav", "sample_001_nine.wav",
     ]  # fmt: skip
+    # SC09's own rate unless --resolution says otherwise, recorded for every later command
+    assert json.loads((run / "train.json").read_text())["resolution"]["sample_rate"] == 16_000
+    assert model.spectrogram_config.sample_rate == 16_000
+    assert {sf.info(p).samplerate for p in (run / "samples").iterdir()} == {16_000}

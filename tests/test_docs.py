@@ -37,6 +37,7 @@ OUTPUTS = {
     "03-custom-prior": ["student.keras", "model.keras", "sample_*.wav"],
     "04-kl-beta-free-bits": ["history.csv"],
     "05-evaluating-audio": ["metrics.json", "*.png", "*.wav"],
+    "06-your-own-audio": ["model.keras", "whistle_0.wav", "long_recording.wav"],
 }
 
 

@@ -268,7 +268,7 @@ def test_reconstruction_metrics_measure_against_the_original_clips_and_hear_labe
     # a model that gives back its input exactly (z is x, p(x | z) a Normal at z with a negligible
     # scale): only Griffin-Lim's phase error is left. Its "latents" are spectrograms, which no
     # prior scores, so it is measured at the posterior mean (refine_steps=0)
-    monkeypatch.setattr(model, "encode", lambda x: tfd.Independent(tfd.Deterministic(x), 3))
+    monkeypatch.setattr(model, "posterior", lambda x: tfd.Independent(tfd.Deterministic(x), 3))
     monkeypatch.setattr(model, "decode", lambda z: tfd.Independent(tfd.Normal(z, 1e-4), 3))
     at_mean = {"refine_steps": 0}
     perfect = metrics.reconstruction_metrics(model, (waves, np.zeros(4)), n_iter=16, **at_mean)

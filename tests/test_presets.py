@@ -18,7 +18,7 @@ import compare_priors  # noqa: E402  (the example, imported as its tests' subjec
 def trained_with(monkeypatch):
     """The arguments `tfp-audio-vae train` would train with (the training itself stubbed)."""
     seen = {}
-    monkeypatch.setattr(cli, "cmd_train", lambda args, strategy: seen.setdefault("args", args))
+    monkeypatch.setattr(cli, "cmd_train", lambda args, strategy: seen.update(args=args))
     return lambda *argv: (cli.main(["train", "--run-dir", "unused", *argv]), seen["args"])[1]
 
 
@@ -73,3 +73,18 @@ def test_the_command_line_and_the_library_describe_the_same_best_run(trained_wit
     best = cli._spec(trained_with("--preset", "best"))
     assert best == RunSpec.from_preset("best", data=DataSpec("fsdd"))
     assert best.training.epochs == defaults.PRESETS["best"]["epochs"]
+
+
+def test_sc09_is_heard_at_its_own_16_khz_unless_the_run_names_a_resolution(trained_with):
+    from tfp_audio_vae.training.run_spec import DataSpec, ResolutionSpec, RunSpec
+
+    sc09 = cli._spec(trained_with("--dataset", "sc09"))
+    assert sc09 == RunSpec(data=DataSpec("sc09"))  # the library's default for SC09 too
+    assert sc09.resolution == ResolutionSpec.preset("16k")
+    assert cli._spec(trained_with("--dataset", "sc09", "--resolution", "8k")).resolution == (
+        ResolutionSpec()
+    )
+    assert cli._spec(trained_with("--data", "folder")).resolution == ResolutionSpec()
+    # an SC09 run recorded before resolutions were a setting was heard at 8 kHz, and still is
+    old = {"format": 2, "data": {"dataset": "sc09", "root": None}, "seed": 0}
+    assert RunSpec.from_json(old).resolution == ResolutionSpec()

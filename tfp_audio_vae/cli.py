@@ -217,6 +217,7 @@ def _spec(args: argparse.Namespace):
         components_per_class=args.components_per_class,
         network=args.network,
         decoder_scale=args.decoder_scale,
+        local_dim=args.local_dim,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
         free_nats=args.free_nats,
@@ -235,7 +236,7 @@ def _spec(args: argparse.Namespace):
     )
     return RunSpec(
         data=data,
-        resolution=ResolutionSpec.from_args(args),
+        resolution=ResolutionSpec.from_args(args, data.dataset),
         model=model,
         training=training,
         seed=args.seed,
@@ -695,6 +696,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.NETWORK,
         help="frequency bins as channels of 1-D convolutions over time, or image-style 2-D "
         f"convolutions (default {defaults.NETWORK})",
+    )
+    p.add_argument(
+        "--local-dim",
+        type=_count,
+        default=defaults.LOCAL_DIM,
+        help="time-local latents per 16 STFT frames (128 ms at 8 kHz), with a prior conditioned on z, "
+        f"beside the global z; conv1d only (default {defaults.LOCAL_DIM}: z alone)",
     )
     p.add_argument(
         "--decoder-scale",

@@ -20,6 +20,9 @@ LATENT_DIM = 64
 """Size of z: 64 raised the Inception Score over 32 at the same multiply-adds, and 128 was no
 better (``docs/data/overfitting/lat64-s0``, ``lat64-s1``, ``lat128-s0``; results "What each lever
 did", the latent rows)."""
+LOCAL_DIM = 0
+"""Time-local latents per coarse frame (`models.local_prior`); 0: the global z alone. See
+``docs/results.md``, "Local latents", for what they did to fidelity and likelihood."""
 NUM_CLASSES = 10
 """Classes of a conditional prior and of a judge when the data names none: FSDD's ten digits. A
 labelled data set's own classes (its ``class_names``) take its place."""
@@ -138,7 +141,11 @@ JUDGE_MAX_EPOCHS = 100
 
 RESOLUTION = "8k"
 """The resolution a run hears its audio at unless it names another (`training.run_spec.
-ResolutionSpec`): FSDD's own rate, the one every figure of ``docs/results.md`` was measured at."""
+ResolutionSpec`) or its data set has its own (`DATASET_RESOLUTIONS`): FSDD's own rate, the one
+every figure of ``docs/results.md`` was measured at, and a folder's."""
+DATASET_RESOLUTIONS = {"sc09": "16k"}
+"""A built-in data set's own resolution where it is not `RESOLUTION`: SC09 at its native 16 kHz,
+the rate of the published SC09 results (``docs/scaling-up.md`` has what it costs)."""
 RESOLUTIONS: dict[str, dict[str, float]] = {
     "8k": {"sample_rate": 8000, "seconds": 1.024, "n_fft": 256, "hop_length": 64},
     "16k": {"sample_rate": 16000, "seconds": 1.024, "n_fft": 512, "hop_length": 128},
@@ -164,9 +171,9 @@ def add_resolution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolution",
         choices=list(RESOLUTIONS),
-        default=RESOLUTION,
         help=f"the sample rate, clip length and STFT the model hears ({named}); the options "
-        f"below change one of them (default: {RESOLUTION})",
+        f"below change one of them (default: {RESOLUTION}; SC09: "
+        f"{DATASET_RESOLUTIONS['sc09']})",
     )
     for option, kind, meaning in (
         ("--sample-rate", int, "sample rate in Hz (files at other rates are resampled)"),

@@ -11,7 +11,8 @@ before unpacking only the ten digit folders and the two lists into ``cache_dir()
 
 Labels are the digit values (``"zero"`` is 0, ``"nine"`` is 9, as `CLASS_NAMES` orders them), so
 a model or a judge reads SC09 and FSDD labels alike. Clips stay at 16 kHz on disk; the pipeline
-resamples them to the model's rate (8 kHz by default: see ``docs/scaling-up.md``).
+resamples them to the model's rate: 16 kHz, their own, unless the run names another resolution
+(`defaults.DATASET_RESOLUTIONS`; see ``docs/scaling-up.md``).
 
 #### Examples
 

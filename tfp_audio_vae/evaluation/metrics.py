@@ -307,6 +307,7 @@ def generation_metrics(
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
+    local_temperature: float | None = None,
     statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
 ) -> dict[str, Any]:
@@ -328,6 +329,8 @@ def generation_metrics(
     judge = judge.hearing(model.audio_config().sample_rate)
     real_features = judge.features(real_test_waves)  # [m, d]
     audio = {"temperature": temperature, "statistic": statistic, "n_iter": n_iter}
+    if local_temperature is not None:  # a model with local latents: u's, when not z's
+        audio["local_temperature"] = local_temperature
     prior_samples = generate(model, n, seed=seed, **audio)
     unconditional = _judged(judge, prior_samples, real_test_waves, real_features)
     labels = np.arange(n) % judge.num_classes  # [n]

@@ -53,8 +53,9 @@ PRIOR_DRAWS = 4096
 @dataclasses.dataclass(frozen=True)
 class Clip:
     """An encoded clip: its model-rate waveform ``[num_samples]``, model-space spectrogram
-    ``[freq, time, 1]``, posterior mean and standard deviation ``[latent]``, and where it came
-    from (digit -1 and speaker ``""`` for an upload)."""
+    ``[freq, time, 1]``, posterior mean and standard deviation of z ``[latent]``, where it came
+    from (digit -1 and speaker ``""`` for an upload), and the posterior mean of its local latents
+    ``[frames * local_dim]`` (empty for a model without them)."""
 
     name: str
     wave: np.ndarray
@@ -63,6 +64,12 @@ class Clip:
     stddev: np.ndarray
     label: int = -1
     speaker: str = ""
+    local: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def code(self, z: np.ndarray | None = None) -> np.ndarray:
+        """The whole code ``[code_dim]`` of z (its own posterior mean unless given) and the
+        clip's local latents: the map moves z, the clip keeps its own local detail."""
+        return np.concatenate([self.mean if z is None else z, self.local])
 
 
 class Explorer:
@@ -141,7 +148,7 @@ class Explorer:
     def warm_up(self) -> None:
         """Decodes (and judges) one clip, so TensorFlow traces its functions before the first
         click rather than on it."""
-        self.decode(self.clips[0].mean[np.newaxis])
+        self.decode(self.clips[0].code()[np.newaxis])
 
     def close(self) -> None:
         """Deletes the uploads' temporary folder."""
@@ -210,7 +217,7 @@ class Explorer:
         return {
             **self._describe(index, clip),
             "original": original,
-            "reconstruction": self.decode(clip.mean[np.newaxis])[0],
+            "reconstruction": self.decode(clip.code()[np.newaxis])[0],
         }
 
     def sample(
@@ -226,15 +233,15 @@ class Explorer:
                 method="prior",
                 temperature=temperature,
                 seed=seed,
-            )  # [n, latent]
+            )  # [n, code]
         return self.decode(z)
 
     def interpolate(self, a: int, b: int, *, steps: int, beyond: float = 0.0) -> list[dict]:
         """Sounds along the line from clip ``a`` to clip ``b`` (past both ends by ``beyond``)."""
         _check_count(steps)
         z = generation.interpolate_latents(
-            self._clip(a).mean, self._clip(b).mean, steps, beyond=beyond
-        )  # [steps, latent]
+            self._clip(a).code(), self._clip(b).code(), steps, beyond=beyond
+        )  # [steps, code]
         return self.decode(z)
 
     def dimensions(self, index: int) -> list[dict[str, float]]:
@@ -267,14 +274,15 @@ class Explorer:
 
     def move(self, index: int, values: Mapping[int, float]) -> dict[str, Any]:
         """The sound of clip ``index``'s posterior mean with the given dimensions set to values."""
-        z = self._clip(index).mean.copy()  # [latent]
+        clip = self._clip(index)
+        z = clip.mean.copy()  # [latent]
         for dimension, value in values.items():
             if not 0 <= int(dimension) < len(z):
                 raise ValueError(f"no latent dimension {dimension}: the model has {len(z)}")
             if not np.isfinite(value):
                 raise ValueError(f"dimension {dimension}: {value} is not a finite number")
             z[int(dimension)] = value
-        return self.decode(z[np.newaxis])[0]
+        return self.decode(clip.code(z)[np.newaxis])[0]
 
     def upload(self, filename: str, data: bytes) -> dict[str, Any]:
         """Encodes an uploaded audio file and adds it to the map.
@@ -301,18 +309,11 @@ class Explorer:
             path = Path(self._uploads.name) / f"upload-{index:04d}{suffix}"
             path.write_bytes(data)
             try:
-                spectrograms, posterior, waves = generation.encode_files(self.model, [path])
+                (clip,) = _encoded(self.model, [path], [name], [-1], [""])
             except AudioFileError as error:
                 raise ValueError(f"{name}: {error.problem}") from None
             finally:
                 path.unlink()
-            clip = Clip(
-                name=name,
-                wave=waves[0],
-                spectrogram=spectrograms[0].numpy(),
-                mean=posterior.mean()[0].numpy(),
-                stddev=posterior.stddev()[0].numpy(),
-            )
             dropped = self._hold_upload(index, clip)
         return {**self._heard(index, clip), "dropped": dropped}
 
@@ -408,24 +409,39 @@ def record_clips(model: VAE, records: Sequence[AudioRecord | Path]) -> list[Clip
     """A data set's records (or plain paths: unlabelled) -> encoded `Clip`s, named after their
     files (FSDD's ``{digit}_{speaker}_{take}``)."""
     paths = [getattr(r, "path", r) for r in records]
+    names = [Path(path).stem for path in paths]
+    labels = [getattr(r, "label", -1) for r in records]
+    return _encoded(model, paths, names, labels, [getattr(r, "speaker", "") for r in records])
+
+
+def _encoded(
+    model: VAE,
+    paths: Sequence[str | Path],
+    names: Sequence[str],
+    labels: Sequence[int],
+    speakers: Sequence[str],
+) -> list[Clip]:
+    """Audio files -> `Clip`s with the given names and labels."""
     spectrograms, posterior, waves = generation.encode_files(model, paths)
-    means, stddevs = posterior.mean().numpy(), posterior.stddev().numpy()  # [n, latent] each
+    codes, stddevs = posterior.mean().numpy(), posterior.stddev().numpy()  # [n, code] each
+    z = model.latent_dim
     return [
         Clip(
-            Path(path).stem,
+            names[i],
             waves[i],
             spectrograms[i].numpy(),
-            means[i],
-            stddevs[i],
-            getattr(r, "label", -1),
-            getattr(r, "speaker", ""),
+            codes[i, :z],
+            stddevs[i, :z],
+            labels[i],
+            speakers[i],
+            local=codes[i, z:],
         )
-        for i, (r, path) in enumerate(zip(records, paths, strict=True))
+        for i in range(len(paths))
     ]
 
 
 def _nbytes(clip: Clip) -> int:
-    return sum(a.nbytes for a in (clip.wave, clip.spectrogram, clip.mean, clip.stddev))
+    return sum(a.nbytes for a in (clip.wave, clip.spectrogram, clip.mean, clip.stddev, clip.local))
 
 
 def _check_count(n: int) -> None:

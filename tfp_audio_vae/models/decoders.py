@@ -243,6 +243,10 @@ class Conv1DDecoder(SpectrogramDecoder):
     example, against 88 M for `Conv2DDecoder`, whose last layers spend most of theirs on 16-32
     channels at full resolution. The scale is as `SpectrogramDecoder` describes.
 
+    With ``local_dim``, its input is a model's whole code ``[batch, latent + frames * local_dim]``:
+    the global z, then ``local_dim`` time-local latents for each of the ``frames =
+    ceil(time / 2^L)`` frames of the first grid, which join z's features there as extra channels.
+
     Args:
       output_shape: ``(freq, time, 1)``, any size.
       filters: channels of each upsampling block, coarse to fine.
@@ -250,6 +254,7 @@ class Conv1DDecoder(SpectrogramDecoder):
       scale: ``"pixel"``, ``"bin"``, ``"global"`` or ``"optimal"``.
       scale_floor: smallest likelihood standard deviation.
       seed: seeds the initial weights (each layer's from `seeds.derive_seed`).
+      local_dim: time-local latents per frame of the first grid (0: none).
     """
 
     def __init__(
@@ -260,9 +265,11 @@ class Conv1DDecoder(SpectrogramDecoder):
         scale: DecoderScale = defaults.DECODER_SCALE,
         scale_floor: float = 0.05,
         seed: int = 0,
+        local_dim: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(output_shape, filters, kernel_size, scale, scale_floor, seed, **kwargs)
+        self.local_dim = int(local_dim)
         freq, time, _ = self.spectrogram_shape
         self._make_layers(
             (_coarse(time, self.filters), self.filters[0]),
@@ -275,12 +282,20 @@ class Conv1DDecoder(SpectrogramDecoder):
     def call(self, z: tf.Tensor) -> tfd.Independent:
         """z ``[batch, latent]`` -> p(x | z), batch shape ``[batch]``, event ``[freq, time, 1]``."""
         freq, time, _ = self.spectrogram_shape
+        if self.local_dim:  # the code: z, then u [batch, t' * local_dim]
+            frames = self.grid[0]
+            z, u = z[:, : -frames * self.local_dim], z[:, -frames * self.local_dim :]
         h = tf.reshape(self.from_latent(z), [-1, *self.grid])  # [batch, t', filters[0]]
+        if self.local_dim:
+            h = tf.concat([h, tf.reshape(u, [-1, frames, self.local_dim])], axis=-1)
         for block in self.blocks:
             h = block(h)  # [batch, t' 2^(i+1), filters[i]]
         frames = self.to_params(h[:, :time])  # [batch, time, freq * (2 or 1)]: a spectrum per frame
         frames = tf.reshape(frames, [-1, time, self.params_per_cell, freq])
         return self.likelihood(tf.transpose(frames, [0, 3, 1, 2]))  # [batch, freq, time, 2|1]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **({"local_dim": self.local_dim} if self.local_dim else {})}
 
 
 # Models saved by 0.1 name the 2-D decoder by its old registered name: it loads as this class.

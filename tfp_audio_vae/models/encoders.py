@@ -1,4 +1,5 @@
-"""Encoders: spectrograms ``[batch, freq, time, 1]`` -> posteriors q(z | x) over ``[latent_dim]``."""
+"""Encoders: spectrograms ``[batch, freq, time, 1]`` -> posteriors q(z | x) over ``[latent_dim]``
+(and, for a model with local latents, q(z, u | x) over ``[latent_dim + frames * local_dim]``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class StridedConvEncoder(keras.layers.Layer):
       scale_floor: smallest posterior standard deviation.
       seed: seeds the initial weights (each layer's from `seeds.derive_seed`); the same seed
         builds the same encoder, and no global generator is touched.
+      local_dim: time-local latents per frame of the last block's output (0: none); see
+        `Conv1DEncoder`, the one network that has them.
     """
 
     conv: type[keras.layers.Layer]
@@ -40,10 +43,12 @@ class StridedConvEncoder(keras.layers.Layer):
         kernel_size: int,
         scale_floor: float,
         seed: int,
+        local_dim: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
+        self.local_dim = int(local_dim)
         self.filters = tuple(int(f) for f in filters)
         self.kernel_size = int(kernel_size)
         self.scale_floor = float(scale_floor)
@@ -64,6 +69,12 @@ class StridedConvEncoder(keras.layers.Layer):
         self.to_params = keras.layers.Dense(
             2 * self.latent_dim, kernel_initializer=glorot_uniform(self.seed, name, len(filters))
         )
+        if self.local_dim:  # a 1x1 convolution: each coarse frame's own q(u_t | x)
+            self.to_local = keras.layers.Conv1D(
+                2 * self.local_dim,
+                1,
+                kernel_initializer=glorot_uniform(self.seed, name, len(filters) + 1),
+            )
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.call(tf.zeros([1, *input_shape[1:]]))  # creates every sub-layer's weights
@@ -73,11 +84,20 @@ class StridedConvEncoder(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
-        """x ``[batch, freq, time, 1]`` -> q(z | x), batch shape ``[batch]``, event ``[latent_dim]``."""
+        """x ``[batch, freq, time, 1]`` -> q(z | x), batch shape ``[batch]``, event ``[latent_dim]``;
+        with local latents, q(z, u | x), event ``[latent_dim + frames * local_dim]`` (z first,
+        then u frame by frame)."""
         h = self.inputs(x)
         for block in self.blocks:
             h = block(h)  # each halves every spatial side
-        return diagonal_posterior(self.to_params(self.flatten(h)), self.scale_floor)
+        params = self.to_params(self.flatten(h))  # [batch, 2 latent]
+        if self.local_dim:
+            loc, raw = tf.split(params, 2, axis=-1)
+            local = self.to_local(h)  # [batch, frames, 2 local]
+            local_loc, local_raw = tf.split(local, 2, axis=-1)
+            flat = [tf.reshape(t, [tf.shape(t)[0], -1]) for t in (local_loc, local_raw)]
+            params = tf.concat([loc, flat[0], raw, flat[1]], axis=-1)
+        return diagonal_posterior(params, self.scale_floor)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -87,6 +107,7 @@ class StridedConvEncoder(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "scale_floor": self.scale_floor,
             "seed": self.seed,
+            **({"local_dim": self.local_dim} if self.local_dim else {}),
         }
 
 
@@ -123,7 +144,9 @@ class Conv1DEncoder(StridedConvEncoder):
     The ``freq`` bins of each frame are the channels of a sequence over ``time``, so the first
     layer sees a whole spectrum per frame (a harmonic comb is one pattern, not many local ones).
     Each of ``len(filters)`` blocks halves time (128 -> 8 frames with the default four); about
-    22 M multiply-adds per 128 x 128 input. Arguments as `StridedConvEncoder`.
+    22 M multiply-adds per 128 x 128 input. With ``local_dim``, each of those frames also gives
+    the posterior of its own ``local_dim`` time-local latents (`models.local_prior`). Arguments as
+    `StridedConvEncoder`.
     """
 
     conv = keras.layers.Conv1D
@@ -135,9 +158,10 @@ class Conv1DEncoder(StridedConvEncoder):
         kernel_size: int = 3,
         scale_floor: float = 1e-3,
         seed: int = 0,
+        local_dim: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(latent_dim, filters, kernel_size, scale_floor, seed, **kwargs)
+        super().__init__(latent_dim, filters, kernel_size, scale_floor, seed, local_dim, **kwargs)
 
     def inputs(self, x: tf.Tensor) -> tf.Tensor:
         return tf.transpose(x[..., 0], [0, 2, 1])  # [batch, time, freq]: a spectrum per frame

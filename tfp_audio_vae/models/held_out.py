@@ -137,8 +137,8 @@ def calibration_record(split: str, bound: HeldOutBound) -> dict[str, Any]:
 def _residuals(model: VAE, x: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Per clip, squared residuals at one posterior draw summed over time ``[b, freq]``, and the
     KL to the marginal prior ``[b]``."""
-    posterior = model.encode(x)
-    z = posterior.sample(model.kl_samples, seed=seed)  # [S, b, latent]
-    loc = model.decode(z[0]).mean()  # [b, freq, time, 1]
+    posterior = model.posterior(x)
+    codes = posterior.sample(model.kl_samples, seed=seed)  # [S, b, code]
+    loc = model.decode(codes[0]).mean()  # [b, freq, time, 1]
     square = tf.reduce_sum(tf.square(x - loc), axis=[2, 3])  # [b, freq]
-    return square, model.kl_divergence(posterior, model.prior.distribution(None), z)
+    return square, model.code_kl(posterior, codes)

@@ -116,7 +116,8 @@ def refine_latents(
     Each z starts at the mean of q(z | x), the encoder's guess, and takes ``steps`` Adam steps up
     log p(x | z) + log p(z) (nats; the marginal prior for a conditional one), towards the MAP
     latent of that clip. An encoder trained on 2,700 clips guesses new clips' latents worse than
-    its training clips' (`experiments/refine_latents.py` measures how much). Deterministic; the
+    its training clips' (`experiments/refine_latents.py` measures how much). With local latents
+    the whole code climbs, up log p(x | z, u) + log p(z) + log p(u | z). Deterministic; the
     model is not changed.
 
     Args:
@@ -125,7 +126,7 @@ def refine_latents(
       learning_rate: Adam's step size, in latent units.
       batch_size: clips refined together (each clip's steps depend on it alone).
     Returns:
-      z ``[n, latent]``.
+      codes ``[n, code_dim]`` (z ``[n, latent]`` without local latents).
     Raises:
       ValueError: for negative ``steps`` or a learning rate that is not positive.
     """
@@ -134,7 +135,7 @@ def refine_latents(
     if not learning_rate > 0:
         raise ValueError(f"the learning rate must be positive, got {learning_rate}")
     x = tf.convert_to_tensor(x, tf.float32)
-    means = [model.encode(x[i : i + batch_size]).mean() for i in range(0, len(x), batch_size)]
+    means = [model.posterior(x[i : i + batch_size]).mean() for i in range(0, len(x), batch_size)]
     if steps == 0:
         return tf.concat(means, axis=0)
 
@@ -157,7 +158,7 @@ def _climb(
     for t in tf.range(1, tf.cast(steps, tf.float32) + 1):
         with tf.GradientTape() as tape:
             tape.watch(z)
-            loss = -tf.reduce_sum(model.decode(z).log_prob(batch) + model.prior.log_prob(z))
+            loss = -tf.reduce_sum(model.decode(z).log_prob(batch) + model.code_log_prior(z))
         g = tape.gradient(loss, z)
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         z = z - learning_rate * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)

@@ -41,7 +41,7 @@ def calibrate_level(model: VAE, dataset: tf.data.Dataset) -> np.ndarray | None:
     total, cells = 0.0, 0
     for batch in dataset:
         x = batch["spectrogram"]  # [b, freq, time, 1], normalised units
-        loc = model.decode(model.encode(x).mean()).mean()  # [b, freq, time, 1]
+        loc = model.reconstruct(x)  # [b, freq, time, 1]
         error = (np.asarray(x, np.float64) - np.asarray(loc, np.float64))[..., 0] * std
         total = total + np.exp(2.0 * error).sum(axis=(0, 2))  # [freq]
         cells += error.shape[0] * error.shape[2]

@@ -101,7 +101,8 @@ class Prior(keras.layers.Layer):
         return self.distribution(labels).log_prob(z)
 
     def connect(self, encoder: keras.layers.Layer, input_shape: tuple[int, ...]) -> None:
-        """Called once by `VAE` as it is built, with the model's encoder and one input's shape
+        """Called once by `VAE` as it is built, with the model's encoder (x -> q(z | x); for a
+        model with local latents its `VAE.encode`) and one input's shape
         ``(freq, time, 1)``: the hook for a prior that needs them (`VampPrior` keeps the encoder
         and makes its pseudo-inputs here). Weights created here train and save like any other.
         The default does nothing."""

@@ -7,6 +7,12 @@ All quantities are in nats per spectrogram, in the normalised spectrogram space 
 TFP registers one for the posterior/prior pair, otherwise a Monte-Carlo estimate
 ``mean_s[log q(z_s | x) - log p(z_s)]`` over ``kl_samples`` draws.
 
+A model with local latents (``local_prior``, `models.local_prior`) codes a clip as the global z
+and time-local u: q(z, u | x) is one diagonal Gaussian over the code ``[z, u]``, the prior
+p(z) p(u | z), and the ELBO's KL is KL(q(z | x) || p(z)) + KL(q(u | x) || p(u | z)), the second
+analytic at the drawn z. `encode` gives q(z | x), the level that the priors and the latent maps
+work on; `posterior` gives the whole code's, which reconstructions decode.
+
 Every draw of z is seeded explicitly, so no global generator is read or advanced: a training step
 draws from a stateless seed made of the model's ``seed`` and the optimizer's step (the same seed
 trains the same way, and a run resumed from a checkpoint draws what the uninterrupted run would
@@ -25,6 +31,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_audio_vae.data.spectrogram import SpectrogramConfig
+from tfp_audio_vae.models.local_prior import LocalPrior
 from tfp_audio_vae.models.priors import Prior
 from tfp_audio_vae.seeds import stateless_seed
 
@@ -100,6 +107,8 @@ class VAE(keras.Model):
         (0: the plain likelihood; 0.5 the paper's choice). Bounds and reported terms are always
         the unweighted likelihood.
       spectrogram_config: the pipeline's config, normalisation included; saved with the model.
+      local_prior: p(u | z) of time-local latents u (`LocalPrior`), whose posterior the encoder
+        gives after z's and the decoder reads after z (their ``local_dim``); ``None``: z alone.
       class_names: the name of each class label ``0, 1, ...`` of the training data (FSDD's are
         ``"0"`` ... ``"9"``), saved with the model so that samples can be asked for by name
         (`class_labels`); ``None`` for unlabelled data. A conditional prior must have as many
@@ -141,6 +150,7 @@ class VAE(keras.Model):
         free_nats: float = 0.0,
         beta_nll: float = 0.0,
         spectrogram_config: SpectrogramConfig | None = None,
+        local_prior: LocalPrior | None = None,
         class_names: Sequence[str] | None = None,
         input_shape: tuple[int, int, int] | None = None,
         seed: int = 0,
@@ -156,6 +166,7 @@ class VAE(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.prior = prior
+        self.local_prior = local_prior
         self.kl = kl
         self.kl_samples = int(kl_samples)
         self.beta = float(beta)
@@ -184,7 +195,13 @@ class VAE(keras.Model):
 
     @property
     def latent_dim(self) -> int:
+        """z's size, the global latent's."""
         return self.prior.latent_dim
+
+    @property
+    def code_dim(self) -> int:
+        """The size of a clip's whole code: z's, plus u's with local latents."""
+        return self.latent_dim + (self.local_prior.size if self.local_prior else 0)
 
     def audio_config(self) -> SpectrogramConfig:
         """The spectrogram config the model was trained with, normalisation included: what turns
@@ -219,31 +236,84 @@ class VAE(keras.Model):
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         x = tf.zeros([1, *input_shape[1:]])
-        z = tf.convert_to_tensor(self.encoder(x).sample(seed=stateless_seed(0)))  # [1, latent]
-        self.decoder(z)
-        self.prior.connect(self.encoder, tuple(input_shape[1:]))
+        code = tf.convert_to_tensor(self.encoder(x).sample(seed=stateless_seed(0)))  # [1, code]
+        if code.shape[-1] != self.code_dim:
+            raise ValueError(
+                f"the encoder's code has {code.shape[-1]} numbers, the prior and local prior "
+                f"{self.code_dim}: build the encoder, decoder and local prior with one local_dim"
+            )
+        self.decoder(code)
+        z = code[:, : self.latent_dim]
+        if self.local_prior is not None:
+            self.local_prior(z)
+        # q(z | x) for a prior that reads the encoder (a VampPrior): with local latents, z's part
+        encoder = self.encoder if self.local_prior is None else self.encode
+        self.prior.connect(encoder, tuple(input_shape[1:]))
         with tf.GradientTape() as tape:  # records every trainable variable the prior reads
             self.prior.log_prob(z)
         super().build(input_shape)
         _refuse_untracked(self.prior, tape.watched_variables(), self.trainable_weights)
 
-    def encode(self, x: tf.Tensor) -> tfd.Distribution:
-        """q(z | x): x ``[batch, freq, time, 1]`` -> batch ``[batch]``, event ``[latent]``."""
+    def posterior(self, x: tf.Tensor) -> tfd.MultivariateNormalDiag:
+        """q(z, u | x), the whole code's posterior: x ``[batch, freq, time, 1]`` -> batch
+        ``[batch]``, event ``[code_dim]`` (`encode`'s q(z | x) for a model without local latents)."""
         return self.encoder(x)
 
-    def decode(self, z: tf.Tensor) -> tfd.Distribution:
-        """p(x | z): z ``[batch, latent]`` -> batch ``[batch]``, event ``[freq, time, 1]``."""
-        return self.decoder(z)
+    def encode(self, x: tf.Tensor) -> tfd.Distribution:
+        """q(z | x): x ``[batch, freq, time, 1]`` -> batch ``[batch]``, event ``[latent]``."""
+        return self._global(self.encoder(x))
+
+    def _global(self, posterior: tfd.Distribution) -> tfd.Distribution:
+        """q(z | x), the global part of a posterior over the code."""
+        if self.local_prior is None:
+            return posterior
+        return _part(posterior, 0, self.latent_dim)
+
+    def complete(
+        self, z: tf.Tensor, *, temperature: float = 1.0, seed: Seed | None = None
+    ) -> tf.Tensor:
+        """Codes ``[n, code_dim]`` of global latents z ``[n, latent]``: z itself without local
+        latents; else z and u ~ p(u | z), each u ``temperature`` times its prior's spread from
+        the prior's mean (``seed``), or the mean itself when ``seed`` is ``None``."""
+        if self.local_prior is None:
+            return z
+        p_u = self.local_prior(z)
+        u = p_u.mean()
+        if seed is not None:
+            eps = tf.random.stateless_normal(tf.shape(u), seed=stateless_seed(seed))
+            u = u + temperature * p_u.stddev() * eps
+        return tf.concat([z, u], axis=-1)
+
+    def decode(self, code: tf.Tensor) -> tfd.Distribution:
+        """p(x | z): code ``[batch, code_dim]`` -> batch ``[batch]``, event ``[freq, time, 1]``.
+        A model with local latents also takes z alone ``[batch, latent]``, with u at the mean of
+        p(u | z) (`complete`)."""
+        code = tf.convert_to_tensor(code, tf.float32)
+        if self.local_prior is not None and code.shape[-1] == self.latent_dim:
+            code = self.complete(code)
+        return self.decoder(code)
+
+    def code_log_prior(self, code: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """log p(z) (+ log p(u | z)) of codes ``[..., code_dim]``, ``[...]`` in nats; ``labels``
+        as `Prior.log_prob` takes them."""
+        z = code[..., : self.latent_dim]
+        log_p = self.prior.log_prob(z, labels)
+        if self.local_prior is None:
+            return log_p
+        batch = tf.shape(code)[:-1]
+        flat = self.local_prior(tf.reshape(z, [-1, self.latent_dim]))
+        u = tf.reshape(code[..., self.latent_dim :], [-1, self.local_prior.size])
+        return log_p + tf.reshape(flat.log_prob(u), batch)
 
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
-        """p(x | z) at one posterior draw z ~ q(z | x) (from ``seed_generator``); x as in `fit` (a
-        tensor or a batch dict)."""
+        """p(x | z) at one posterior draw of the code ~ q(z, u | x) (from ``seed_generator``); x as
+        in `fit` (a tensor or a batch dict)."""
         x, _ = self.unpack_batch(x)
-        return self.decode(self.encode(x).sample(seed=self.next_seed()))
+        return self.decode(self.posterior(x).sample(seed=self.next_seed()))
 
     def reconstruct(self, x: tf.Tensor) -> tf.Tensor:
         """Decoder mean at the posterior mean: ``[batch, freq, time, 1]`` -> same shape."""
-        return self.decode(self.encode(x).mean()).mean()
+        return self.decode(self.posterior(x).mean()).mean()
 
     def sample(
         self, n: int, labels: tf.Tensor | None = None, seed: int | tuple[int, int] | None = None
@@ -316,16 +386,14 @@ class VAE(keras.Model):
           training: score x under the decoder's training likelihood (its ``calibrated`` method,
             where it has one: the ``"optimal"`` scale fitted to the batch).
         """
-        labels = self._prior_labels(labels)
-        posterior = self.encode(x)  # batch [b], event [latent]
-        prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
-        z = posterior.sample(self.kl_samples, seed=self._seed(seed))  # [S, b, latent]
-        likelihood = self.decode(z[0])
+        posterior = self.posterior(x)  # batch [b], event [code]
+        codes = posterior.sample(self.kl_samples, seed=self._seed(seed))  # [S, b, code]
+        likelihood = self.decoder(codes[0])
         calibrated = getattr(self.decoder, "calibrated", None)
         if training and calibrated is not None:
             likelihood = calibrated(likelihood, x)
         nll = -likelihood.log_prob(x)  # [b]
-        kl = self.kl_divergence(posterior, prior, z)
+        kl = self.code_kl(posterior, codes, self._prior_labels(labels))
         neg_elbo = nll + kl
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
         weighted = {}
@@ -340,6 +408,21 @@ class VAE(keras.Model):
             "neg_elbo": neg_elbo,
             "bits_per_dim": neg_elbo / (dims * math.log(2.0)),  # [b]
         }
+
+    def code_kl(
+        self, posterior: tfd.Distribution, codes: tf.Tensor, labels: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """The ELBO's KL per example, ``[batch]`` (nats), of q(z, u | x) ``posterior`` and its
+        draws ``codes`` ``[S, batch, code]``: `kl_divergence` of q(z | x) from the prior (with
+        ``labels`` for a conditional one), plus, with local latents, the analytic
+        KL(q(u | x) || p(u | z)) at the first draw's z."""
+        z = codes[..., : self.latent_dim]  # [S, b, latent]
+        prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
+        kl = self.kl_divergence(self._global(posterior), prior, z)
+        if self.local_prior is None:
+            return kl
+        local = _part(posterior, self.latent_dim, self.code_dim)
+        return kl + tfd.kl_divergence(local, self.local_prior(z[0]))
 
     def kl_divergence(
         self, posterior: tfd.Distribution, prior: tfd.Distribution, z: tf.Tensor
@@ -362,7 +445,8 @@ class VAE(keras.Model):
         self, x: tf.Tensor, k: int = 100, chunk: int = 256, seed: Seed | None = None
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """The IWAE bound's draws, without the prior: z ``[k, batch, latent]`` ~ q(z | x) and
-        ``log p(x | z) - log q(z | x)`` ``[k, batch]`` (nats).
+        ``log p(x | z) - log q(z | x)`` ``[k, batch]`` (nats); with local latents, of codes
+        drawn from q(z, u | x): ``log p(x | z, u) + log p(u | z) - log q(z, u | x)``.
 
         Adding ``prior.log_prob(z, labels)`` gives the log importance weights (`iwae`), so bounds
         under several priors (a conditional prior's marginal and per-class ones) share one set of
@@ -370,7 +454,7 @@ class VAE(keras.Model):
         from its own part of ``seed`` (stateless; ``None`` draws from ``seed_generator``), and
         decoded `IWAE_DECODE_BATCH` examples at a time.
         """
-        posterior = self.encode(x)  # batch [b]
+        posterior = self.posterior(x)  # batch [b], event [code]
         b = int(x.shape[0] or 1)
         per_chunk = max(1, chunk // b)
         starts = range(0, k, per_chunk)
@@ -381,7 +465,7 @@ class VAE(keras.Model):
                 for start, chunk_seed in zip(starts, seeds, strict=True)
             ],
             axis=0,
-        )  # [k, b, latent]
+        )  # [k, b, code]
         per_decode = max(1, IWAE_DECODE_BATCH // b)
         log_lik = tf.concat(
             [
@@ -390,7 +474,10 @@ class VAE(keras.Model):
             ],
             axis=0,
         )  # [k, b]
-        return z, log_lik - posterior.log_prob(z)
+        log_w = log_lik - posterior.log_prob(z)  # [k, b]
+        if self.local_prior is not None:
+            log_w += self.code_log_prior(z) - self.prior.log_prob(z[..., : self.latent_dim])
+        return z[..., : self.latent_dim], log_w
 
     def iwae(
         self,
@@ -482,6 +569,11 @@ class VAE(keras.Model):
             "spectrogram_config": (
                 self.spectrogram_config.to_dict() if self.spectrogram_config else None
             ),
+            **(
+                {"local_prior": keras.saving.serialize_keras_object(self.local_prior)}
+                if self.local_prior
+                else {}
+            ),
             "class_names": list(self.class_names) if self.class_names is not None else None,
             "input_shape": list(self.spectrogram_shape) if self.spectrogram_shape else None,
             "seed": self.seed,
@@ -490,8 +582,9 @@ class VAE(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VAE:
         config = dict(config)
-        for part in ("encoder", "decoder", "prior"):
-            config[part] = keras.saving.deserialize_keras_object(config[part])
+        for part in ("encoder", "decoder", "prior", "local_prior"):
+            if part in config:
+                config[part] = keras.saving.deserialize_keras_object(config[part])
         spec = config.pop("spectrogram_config", None)
         return cls(spectrogram_config=SpectrogramConfig.from_dict(spec) if spec else None, **config)
 
@@ -503,10 +596,17 @@ def iwae_bound(log_weights: tf.Tensor) -> tf.Tensor:
 
 @tf.function(reduce_retracing=True)
 def _decoded_log_prob(model: VAE, z: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-    """log p(x | z) ``[draws, b]`` of ``z [draws, b, latent]`` against ``x [b, ...]``; one graph
-    per model and shape (1.3x faster than eager on 2 CPU cores)."""
+    """log p(x | z) ``[draws, b]`` of codes ``z [draws, b, code]`` against ``x [b, ...]``; one
+    graph per model and shape (1.3x faster than eager on 2 CPU cores)."""
     draws, b = tf.shape(z)[0], tf.shape(z)[1]
-    log_prob = model.decode(tf.reshape(z, [-1, model.latent_dim])).log_prob(
+    log_prob = model.decoder(tf.reshape(z, [-1, model.code_dim])).log_prob(
         tf.tile(x, [draws, 1, 1, 1])
     )  # [draws * b]
     return tf.reshape(log_prob, [draws, b])
+
+
+def _part(posterior: tfd.Distribution, start: int, stop: int) -> tfd.MultivariateNormalDiag:
+    """The marginal of a diagonal Gaussian over its coordinates ``start`` to ``stop``."""
+    return tfd.MultivariateNormalDiag(
+        loc=posterior.mean()[..., start:stop], scale_diag=posterior.stddev()[..., start:stop]
+    )

@@ -10,6 +10,7 @@ from tfp_audio_vae.data.spectrogram import SpectrogramConfig
 from tfp_audio_vae.deprecation import warn
 from tfp_audio_vae.models.decoders import Conv1DDecoder, Conv2DDecoder, DecoderScale
 from tfp_audio_vae.models.encoders import Conv1DEncoder, Conv2DEncoder
+from tfp_audio_vae.models.local_prior import LocalPrior
 from tfp_audio_vae.models.priors import (
     MixtureOfGaussiansPrior,
     Prior,
@@ -74,6 +75,7 @@ def build_vae(
     kl: KLMode | None = None,
     decoder_scale: DecoderScale = defaults.DECODER_SCALE,
     network: Network = defaults.NETWORK,
+    local_dim: int = defaults.LOCAL_DIM,
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:
@@ -100,6 +102,9 @@ def build_vae(
       network: ``"conv1d"`` (`Conv1DEncoder`, `Conv1DDecoder`: frequency bins as channels,
         convolutions over time) or ``"conv2d"`` (`Conv2DEncoder`, `Conv2DDecoder`: image-style
         convolutions over frequency and time).
+      local_dim: time-local latents per frame of the encoder's last block, with a prior
+        p(u | z) conditioned on z (`models.local_prior.LocalPrior`); 0: z alone. ``"conv1d"``
+        only.
       seed: seeds the initial weights of the encoder, decoder and mixture prior, and the VAE's own
         draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
         Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
@@ -138,10 +143,21 @@ def build_vae(
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     encoder, decoder = NETWORKS[network]
+    local: dict[str, Any] = {}
+    if local_dim:
+        if network != "conv1d":
+            raise ValueError(f"local latents need the conv1d network, not {network!r}")
+        local = {"local_dim": local_dim}
+    encoder = encoder(latent_dim, seed=seed, **local)
+    decoder = decoder(spectrogram_config.shape, scale=decoder_scale, seed=seed, **local)
+    if local_dim:  # one u_t per frame of the encoder's last block
+        frames = -(-spectrogram_config.shape[1] // 2 ** len(encoder.filters))
+        local = {"local_prior": LocalPrior(frames, local_dim, seed=seed)}
     return VAE(
-        encoder(latent_dim, seed=seed),
-        decoder(spectrogram_config.shape, scale=decoder_scale, seed=seed),
+        encoder,
+        decoder,
         prior,
+        **local,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,
         class_names=class_names,
@@ -171,10 +187,12 @@ def with_prior(model: VAE, prior: Prior) -> VAE:
     settings = model.get_config()
     for part in ("name", "encoder", "decoder", "prior", "kl", "spectrogram_config"):
         settings.pop(part)
+    settings.pop("local_prior", None)
     return VAE(
         model.encoder,
         model.decoder,
         prior,
+        local_prior=model.local_prior,
         kl="auto",
         spectrogram_config=model.spectrogram_config,
         **settings,

@@ -36,10 +36,13 @@ def sample_latents(
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
+    local_temperature: float | None = None,
     seed: int = 0,
 ) -> tf.Tensor:
     """``n`` latents ``[n, latent]``: from the prior, or for the given class ``labels`` (length
-    ``n``, each in 0 .. classes - 1; ``digits=`` is a deprecated alias until 0.3).
+    ``n``, each in 0 .. classes - 1; ``digits=`` is a deprecated alias until 0.3). A model with
+    local latents gets whole codes ``[n, code_dim]``: each z's u drawn from p(u | z) at
+    ``local_temperature`` (`VAE.complete`; 0: p(u | z)'s mean; ``None``: ``temperature``).
 
     Class-conditional routes:
     - ``"prior"``: z ~ p(z | class), the conditional mixture prior's components of that class.
@@ -54,6 +57,9 @@ def sample_latents(
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} samples")
     check_temperature(temperature)  # before any route, the class-mean one included
+    local = temperature if local_temperature is None else local_temperature
+    if not (local >= 0 and np.isfinite(local)):
+        raise ValueError(f"local_temperature must be 0 or more and finite, got {local}")
     asked = labels
     labels = None if asked is None else tf.constant(asked, tf.int32)  # [n]
     if labels is not None and method == "auto":
@@ -65,7 +71,8 @@ def sample_latents(
                 "use method='class-mean'"
             )
         labels = labels if model.prior.conditional else None
-        return model.prior.sample(n, labels, temperature=temperature, seed=(seed, 0))
+        z = model.prior.sample(n, labels, temperature=temperature, seed=(seed, 0))
+        return model.complete(z, temperature=local, seed=(seed, 4))
     if method != "class-mean":
         raise ValueError(f"unknown method {method!r}: 'auto', 'prior' or 'class-mean'")
     if class_means is None:
@@ -75,7 +82,8 @@ def sample_latents(
     centres = tf.gather(tf.constant(class_means.mean, tf.float32), labels)  # [n, latent]
     spread = tf.gather(tf.constant(class_means.spread, tf.float32), labels)  # [n, latent]
     eps = tf.random.stateless_normal(tf.shape(centres), seed=[seed, 3])  # [n, latent]
-    return centres + noise * temperature * spread * eps
+    z = centres + noise * temperature * spread * eps
+    return model.complete(z, temperature=local, seed=(seed, 4))
 
 
 @renamed_keywords(digits="labels")
@@ -88,6 +96,7 @@ def generate(
     class_means: ClassMeans | None = None,
     noise: float = 1.0,
     temperature: float = defaults.TEMPERATURE,
+    local_temperature: float | None = None,
     statistic: AudioStatistic = defaults.AUDIO_STATISTIC,
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     seed: int = 0,
@@ -114,6 +123,7 @@ def generate(
         class_means=class_means,
         noise=noise,
         temperature=temperature,
+        local_temperature=local_temperature,
         seed=seed,
     )
     return decode_waveforms(model, z, statistic=statistic, n_iter=n_iter, seed=seed)
@@ -125,15 +135,16 @@ def encode_files(
     """Any audio files (any rate, depth, channels, length) -> (spectrograms, posteriors, waveforms).
 
     Returns:
-      model-space spectrograms ``[n, freq, time, 1]``, the posterior q(z | x) (batch ``[n]``), and
-      the model-rate waveforms ``[n, num_samples]`` the spectrograms came from.
+      model-space spectrograms ``[n, freq, time, 1]``, the posterior of the whole code (batch
+      ``[n]``, event ``[code_dim]``: q(z | x), or q(z, u | x) with local latents), and the
+      model-rate waveforms ``[n, num_samples]`` the spectrograms came from.
     Raises:
       AudioFileError: naming the first unreadable file.
     """
     config = model.audio_config()
     waves, _ = pipeline.load_waveforms(list(files), config)  # [n, num_samples]
     spectrograms = waveform_to_spectrogram(waves, config)  # [n, freq, time, 1]
-    return spectrograms, model.encode(spectrograms), waves
+    return spectrograms, model.posterior(spectrograms), waves
 
 
 def reconstruct_waveforms(
@@ -199,9 +210,10 @@ def interpolate(
     n_iter: int = defaults.GRIFFIN_LIM_ITERATIONS,
     seed: int = 0,
 ) -> np.ndarray:
-    """Waveforms ``[steps, num_samples]`` along the straight line between two clips' posterior means."""
+    """Waveforms ``[steps, num_samples]`` along the straight line between two clips' posterior
+    means (of their whole codes: a model's local latents move with z)."""
     _, posterior, _ = encode_files(model, [file_a, file_b])
-    z_a, z_b = tf.unstack(posterior.mean())  # [latent] each
+    z_a, z_b = tf.unstack(posterior.mean())  # [code] each
     return decode_waveforms(model, interpolate_latents(z_a, z_b, steps), n_iter=n_iter, seed=seed)
 
 

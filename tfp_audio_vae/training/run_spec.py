@@ -136,6 +136,7 @@ class ModelSpec:
     components_per_class: int = defaults.COMPONENTS_PER_CLASS
     network: str = defaults.NETWORK
     decoder_scale: str = defaults.DECODER_SCALE
+    local_dim: int = defaults.LOCAL_DIM
     beta: float = 1.0
     warmup_steps: int = 0
     free_nats: float = 0.0
@@ -156,6 +157,7 @@ class ModelSpec:
             class_names=class_names,
             network=self.network,
             decoder_scale=self.decoder_scale,
+            local_dim=self.local_dim,
             seed=seed,
             beta=self.beta,
             warmup_steps=self.warmup_steps,
@@ -241,15 +243,22 @@ class ResolutionSpec:
         )
 
     @classmethod
-    def from_args(cls, args: Any) -> ResolutionSpec:
-        """The resolution of the options `defaults.add_resolution_arguments` adds."""
+    def from_args(cls, args: Any, dataset: str | None = None) -> ResolutionSpec:
+        """The resolution of the options `defaults.add_resolution_arguments` adds; without
+        ``--resolution``, ``dataset``'s own (`named_for`)."""
         return cls.preset(
-            args.resolution,
+            args.resolution or cls.named_for(dataset),
             sample_rate=args.sample_rate,
             seconds=args.seconds,
             n_fft=args.n_fft,
             hop_length=args.hop_length,
         )
+
+    @staticmethod
+    def named_for(dataset: str | None) -> str:
+        """The name of the resolution a run on ``dataset`` (``"fsdd"``, ``"sc09"``, ``"folder"``)
+        hears by default: `defaults.DATASET_RESOLUTIONS`, else `defaults.RESOLUTION`."""
+        return defaults.DATASET_RESOLUTIONS.get(dataset or "", defaults.RESOLUTION)
 
     @classmethod
     def of(cls, config: SpectrogramConfig) -> ResolutionSpec:
@@ -300,14 +309,20 @@ class TrainingSpec:
 class RunSpec:
     """Everything that makes a run: data, the resolution it is heard at, model, training and
     seed. ``data`` and ``model`` are ``None`` in the record of a `train` call given a ready-made
-    model and batches (whose resolution is then the model's)."""
+    model and batches (whose resolution is then the model's). ``resolution`` ``None``: the data
+    set's own (`ResolutionSpec.named_for`: SC09 at 16 kHz, the rest at 8 kHz)."""
 
     data: DataSpec | None = dataclasses.field(default_factory=DataSpec)
-    resolution: ResolutionSpec = dataclasses.field(default_factory=ResolutionSpec)
+    resolution: ResolutionSpec = None  # type: ignore[assignment]  # set in __post_init__
     model: ModelSpec | None = dataclasses.field(default_factory=ModelSpec)
     training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
     seed: int = 0
     preset: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.resolution is None:
+            named = ResolutionSpec.named_for(self.data.dataset if self.data else None)
+            object.__setattr__(self, "resolution", ResolutionSpec.preset(named))
 
     @classmethod
     def from_preset(cls, preset: str = "default", **sections: Any) -> RunSpec:
