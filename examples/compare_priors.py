@@ -52,7 +52,7 @@ from tfp_audio_vae.machine import machine_record  # noqa: E402
 from tfp_audio_vae.models.decoders import DECODER_SCALES  # noqa: E402
 from tfp_audio_vae.models.latents import class_mean_latents  # noqa: E402
 from tfp_audio_vae.progress import printer, step  # noqa: E402
-from tfp_audio_vae.runs import Run, judge_for, training_data  # noqa: E402
+from tfp_audio_vae.runs import Run, judge_for, train_batches, training_data  # noqa: E402
 from tfp_audio_vae.synthesis import generation  # noqa: E402
 from tfp_audio_vae.synthesis.waveforms import write_wavs  # noqa: E402
 from tfp_audio_vae.training.fit import HELD_OUT  # noqa: E402
@@ -281,10 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         if say:
             say(f"\n== {label} VAE ({variant} prior), {epochs} epochs")
         tick = time.time()
-        if results:
-            # Batches of its own, in the order a run of this model alone sees them: a shuffled
-            # dataset's order follows how often it was read before (the first model's epochs).
-            data = training_data(spec, cache_dir=args.cache_dir)
+        if results:  # batches of its own, in the order a run of this model alone sees them
+            fresh = train_batches(spec, splits.train, config, cache_dir=args.cache_dir)
+            data = dataclasses.replace(data, train=fresh)
         model_spec = dataclasses.replace(spec.model, prior=variant)
         fit_prior_every = spec.training.fit_prior_every if label == "mixture" else 0
         training = dataclasses.replace(spec.training, fit_prior_every=fit_prior_every)

@@ -36,9 +36,10 @@ COLUMNS: list[harness.Column] = [
 
 def sweep(loaded: harness.Loaded, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """The judged generation figures of one run at each temperature (and local temperature)."""
-    locals_ = [None] if not args.local_temperatures else args.local_temperatures.split(",")
+    given = args.local_temperatures
+    local_temperatures = [float(t) for t in given.split(",")] if given else [None]
     for temperature in (float(t) for t in args.temperatures.split(",")):
-        for local in (None if t is None else float(t) for t in locals_):
+        for local in local_temperatures:
             tick = time.perf_counter()
             figures = generation_metrics(
                 loaded.model, loaded.judge, loaded.waves, args.samples, args.seed,

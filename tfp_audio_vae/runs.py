@@ -266,23 +266,38 @@ def training_data(
     what = f"{splits.name}: the normalisation of its {len(splits.train)} training clips"
     with step(say, what):
         config = pipeline.fit_normalisation(splits.train, base, on_error=on_error)
-    batches = {
-        "config": config,
-        "batch_size": training.batch_size or defaults.BATCH_SIZE,
-        "on_error": on_error,
-    }
-    train_data = pipeline.spectrogram_dataset(
-        splits.train,
+    train_data = train_batches(spec, splits.train, config, cache_dir=cache_dir)
+    validation = splits.validation
+    batches = {"batch_size": training.batch_size or defaults.BATCH_SIZE, "on_error": on_error}
+    val_data = pipeline.spectrogram_dataset(validation, config, **batches) if validation else None
+    return TrainingData(splits, config, train_data, val_data)
+
+
+def train_batches(
+    spec: RunSpec,
+    records: Sequence[AudioRecord],
+    config: SpectrogramConfig,
+    *,
+    cache_dir: str | Path | None = None,
+) -> tf.data.Dataset:
+    """The shuffled training batches of ``records`` as ``spec.training`` says, shuffled by
+    ``spec.seed`` (`pipeline.spectrogram_dataset`). A new one for each model: a shuffled
+    dataset's order follows how often it was read before, so a model trained on one that another
+    model read would not see the batches a run of it alone sees."""
+    from tfp_audio_vae.data import pipeline
+
+    training = spec.training
+    return pipeline.spectrogram_dataset(
+        records,
+        config,
+        batch_size=training.batch_size or defaults.BATCH_SIZE,
         shuffle=True,
         seed=spec.seed,
         cache=training.cache or "auto",
         cache_dir=cache_dir,
         speeds=training.speeds or defaults.SPEEDS,
-        **batches,
+        on_error="skip" if spec.data.skip_bad_files else "raise",
     )
-    validation = splits.validation
-    val_data = pipeline.spectrogram_dataset(validation, **batches) if validation else None
-    return TrainingData(splits, config, train_data, val_data)
 
 
 def resolution_note(records: Sequence[AudioRecord], resolution: ResolutionSpec) -> str | None:

@@ -296,14 +296,14 @@ class VAE(keras.Model):
     def code_log_prior(self, code: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """log p(z) (+ log p(u | z)) of codes ``[..., code_dim]``, ``[...]`` in nats; ``labels``
         as `Prior.log_prob` takes them."""
-        z = code[..., : self.latent_dim]
-        log_p = self.prior.log_prob(z, labels)
-        if self.local_prior is None:
-            return log_p
-        batch = tf.shape(code)[:-1]
-        flat = self.local_prior(tf.reshape(z, [-1, self.latent_dim]))
+        log_p = self.prior.log_prob(code[..., : self.latent_dim], labels)
+        return log_p if self.local_prior is None else log_p + self._local_log_prob(code)
+
+    def _local_log_prob(self, code: tf.Tensor) -> tf.Tensor:
+        """log p(u | z) of codes ``[..., code_dim]``, ``[...]`` in nats (with local latents)."""
+        flat = self.local_prior(tf.reshape(code[..., : self.latent_dim], [-1, self.latent_dim]))
         u = tf.reshape(code[..., self.latent_dim :], [-1, self.local_prior.size])
-        return log_p + tf.reshape(flat.log_prob(u), batch)
+        return tf.reshape(flat.log_prob(u), tf.shape(code)[:-1])
 
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
         """p(x | z) at one posterior draw of the code ~ q(z, u | x) (from ``seed_generator``); x as
@@ -476,7 +476,7 @@ class VAE(keras.Model):
         )  # [k, b]
         log_w = log_lik - posterior.log_prob(z)  # [k, b]
         if self.local_prior is not None:
-            log_w += self.code_log_prior(z) - self.prior.log_prob(z[..., : self.latent_dim])
+            log_w += self._local_log_prob(z)
         return z[..., : self.latent_dim], log_w
 
     def iwae(

@@ -143,21 +143,16 @@ def build_vae(
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     encoder, decoder = NETWORKS[network]
-    local: dict[str, Any] = {}
-    if local_dim:
-        if network != "conv1d":
-            raise ValueError(f"local latents need the conv1d network, not {network!r}")
-        local = {"local_dim": local_dim}
-    encoder = encoder(latent_dim, seed=seed, **local)
+    if local_dim and network != "conv1d":
+        raise ValueError(f"local latents need the conv1d network, not {network!r}")
+    local = {"local_dim": local_dim} if local_dim else {}
     decoder = decoder(spectrogram_config.shape, scale=decoder_scale, seed=seed, **local)
-    if local_dim:  # one u_t per frame of the encoder's last block
-        frames = -(-spectrogram_config.shape[1] // 2 ** len(encoder.filters))
-        local = {"local_prior": LocalPrior(frames, local_dim, seed=seed)}
     return VAE(
-        encoder,
+        encoder(latent_dim, seed=seed, **local),
         decoder,
         prior,
-        **local,
+        # one u_t per frame of the decoder's first grid (the encoder's last block has as many)
+        local_prior=LocalPrior(decoder.grid[0], local_dim, seed=seed) if local_dim else None,
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,
         class_names=class_names,
