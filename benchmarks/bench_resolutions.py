@@ -3,19 +3,22 @@ example and per generated second, as a ratio to the first contender (the first r
 the first local size: the default model at 8 kHz unless the options say otherwise), in one run.
 
     python -m benchmarks.bench_resolutions [--rounds 5] [--out docs/data/resolutions.json]
-    python -m benchmarks.bench_resolutions --resolutions 8k --local-dims 0,16 \
+    python -m benchmarks.bench_resolutions --resolutions 8k --local-dims 0,16,16:autoregressive \
         --out docs/data/local_latents/cost.json
 
 For each resolution of ``--resolutions`` (default: all of `defaults.RESOLUTIONS`) and each
-``--local-dims`` (default 0: z alone), the default model built for its spectrogram shape
-(untrained: the cost does not depend on the weights), on random spectrograms and latents:
+``--local-dims`` (default 0: z alone; ``D:KIND`` names p(u | z)'s kind, `defaults.LOCAL_PRIORS`,
+and ``D:KIND:K`` the Gaussians in each frame's mixture),
+the default model built for its spectrogram shape (untrained: the cost does not depend on the
+weights), on random spectrograms and latents:
 
 - its parameters and its encoder's and decoder's forward multiply-adds (TensorFlow's graph
   profiler);
 - **training**: ``train_step`` (a `tf.function`, as Keras runs it) on a fixed batch of
   `defaults.BATCH_SIZE`, milliseconds per example;
-- **generation**: `synthesis.waveforms.decode_waveforms` of 100 latents (the decoder, the audible
-  statistic, Griffin-Lim's 32 iterations), milliseconds per second of audio.
+- **generation**: 100 latents' local latents drawn (`VAE.complete`, nothing without them), then
+  `synthesis.waveforms.decode_waveforms` (the decoder, the audible statistic, Griffin-Lim's 32
+  iterations), milliseconds per second of audio.
 
 The resolutions take turns within each of ``--rounds`` rounds (one traced warm-up each first);
 medians. Writes JSON with the machine record.
@@ -46,23 +49,36 @@ from tfp_audio_vae.training.run_spec import ModelSpec, ResolutionSpec  # noqa: E
 CLIPS = 100
 
 
-def contender(name: str, local_dim: int = 0) -> dict:
-    """The default model at resolution ``name`` (with ``local_dim`` local latents), its training
-    step and its generation."""
+def contender(
+    name: str,
+    local_dim: int = 0,
+    local_prior: str = defaults.LOCAL_PRIOR,
+    local_components: int = defaults.LOCAL_COMPONENTS,
+) -> dict:
+    """The default model at resolution ``name`` (with ``local_dim`` local latents and a
+    ``local_prior`` p(u | z) of ``local_components``), its training step and its generation."""
     resolution = ResolutionSpec.preset(name)
     config = resolution.config()
     bins = config.freq_bins
     config = type(config)(**{**config.to_dict(), "mean": (0.0,) * bins, "std": (1.0,) * bins})
-    model = ModelSpec(prior="standard", local_dim=local_dim).build(config, None, seed=0)
+    spec = ModelSpec(
+        prior="standard",
+        local_dim=local_dim,
+        local_prior=local_prior,
+        local_components=local_components,
+    )
+    model = spec.build(config, None, seed=0)
     model.compile(optimizer=fit.optimizer(model, 1e-4, defaults.CLIPNORM, 0.0))
     batch = {
         "spectrogram": tf.random.stateless_normal([defaults.BATCH_SIZE, *config.shape], seed=[0, 1])
     }
     step = tf.function(model.train_step)
-    z = model.complete(tf.random.stateless_normal([CLIPS, model.latent_dim], seed=[0, 2]), seed=3)
+    z = tf.random.stateless_normal([CLIPS, model.latent_dim], seed=[0, 2])
     return {
         "resolution": resolution,
         "local_dim": local_dim,
+        "local_prior": local_prior,
+        "local_components": local_components,
         "shape": config.shape,
         "parameters": model.count_params(),
         "encoder_mflop": forward_mflop(
@@ -72,7 +88,7 @@ def contender(name: str, local_dim: int = 0) -> dict:
             lambda z: model.decode(z).distribution.loc, tf.TensorSpec([1, model.code_dim])
         ),
         "train": lambda: float(step(batch)["loss"]),
-        "generate": lambda: decode_waveforms(model, z),
+        "generate": lambda: decode_waveforms(model, model.complete(z, seed=3)),
     }
 
 
@@ -80,14 +96,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--resolutions", default=",".join(defaults.RESOLUTIONS))
-    parser.add_argument("--local-dims", default="0", help="local latents per frame, e.g. 0,16")
+    parser.add_argument(
+        "--local-dims",
+        default="0",
+        help="local latents per frame, each D, D:KIND or D:KIND:K of p(u | z), "
+        "e.g. 0,16,16:autoregressive:4",
+    )
     parser.add_argument("--out", default="benchmarks/results/resolutions.json")
     args = parser.parse_args(argv)
     before = environment(tf, tfp, keras, np)
+    items = args.local_dims.split(",")
+    locals_ = [
+        (item.split(":") + [defaults.LOCAL_PRIOR, "1"][item.count(":") :])[:3] for item in items
+    ]
     contenders = {
-        name + (f"+local{local}" if local else ""): contender(name, local)
+        name + (f"+local{item}" if int(dim) else ""): contender(name, int(dim), kind, int(k))
         for name in args.resolutions.split(",")
-        for local in map(int, args.local_dims.split(","))
+        for item, (dim, kind, k) in zip(items, locals_, strict=True)
     }
     seconds: dict[str, dict[str, list[float]]] = {
         name: {"train": [], "generate": []} for name in contenders
@@ -108,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {
             "resolution": {**vars(resolution)},
             "local_dim": c["local_dim"],
+            "local_prior": c["local_prior"],
+            "local_components": c["local_components"],
             "shape": list(c["shape"]),
             "parameters": c["parameters"],
             "encoder_forward_mflop": c["encoder_mflop"],

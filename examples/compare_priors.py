@@ -131,6 +131,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time-local latents per coarse frame beside z (0: z alone)",
     )
     parser.add_argument(
+        "--local-prior",
+        choices=defaults.LOCAL_PRIORS,
+        default=defaults.LOCAL_PRIOR,
+        help="p(u | z): frames independent given z, or autoregressive",
+    )
+    parser.add_argument(
+        "--local-components",
+        type=int,
+        default=defaults.LOCAL_COMPONENTS,
+        help="Gaussians in the mixture of each local frame's prior (1: one)",
+    )
+    parser.add_argument(
         "--lr-schedule", choices=["cosine", "constant"], default=defaults.LR_SCHEDULE
     )
     parser.add_argument("--learning-rate", type=float, default=defaults.LEARNING_RATE)
@@ -183,6 +195,8 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
             network=args.network,
             decoder_scale=args.decoder_scale,
             local_dim=args.local_dim,
+            local_prior=args.local_prior,
+            local_components=args.local_components,
         ),
         training=TrainingSpec(
             epochs=2 if args.quick else args.epochs,

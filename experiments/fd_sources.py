@@ -13,7 +13,11 @@ test clips and the Inception Score (IS) of:
   aggregate posterior exactly would reach with this decoder;
 - ``recon_test``: reconstructions of the test clips (posterior mean, and refined as `evaluate`
   refines them);
-- ``samples``: ``--samples`` prior samples at the default temperature, as `evaluate` makes them.
+- ``samples``: ``--samples`` prior samples at the default temperature, as `evaluate` makes them;
+- with local latents (`VAE.complete`) also ``samples_nearest_u``: the same prior draws of z, each
+  with the local latents u of the training clip whose posterior mean z is nearest, in place of
+  u ~ p(u | z): what a p(u | z) that drew the training clips' own u would give, with its copy
+  distance (``copy_distance_nearest_u``, below): a training clip's u carries much of that clip.
 
 The gap ``samples - recon_train`` is what the prior costs; ``recon_train - real_train`` what the
 decoder costs. Copying is checked too, in the judge's feature space: the median distance from each
@@ -35,27 +39,53 @@ from tfp_audio_vae import defaults
 from tfp_audio_vae.data.spectrogram import waveform_to_spectrogram
 from tfp_audio_vae.evaluation.scores import frechet_distance, inception_score
 from tfp_audio_vae.models.latents import refine_latents
-from tfp_audio_vae.synthesis.generation import generate
+from tfp_audio_vae.synthesis.generation import generate, sample_latents
 from tfp_audio_vae.synthesis.waveforms import decode_waveforms
 
 SOURCES = ("real_train", "recon_train", "recon_test", "recon_test_refined", "samples")
+LOCAL_SOURCES = ("samples_nearest_u",)  # models with local latents only
 COLUMNS: list[harness.Column] = [
     ("run", "run", "{}"),
-    *[(f"FD {name}", f"{name}.frechet_distance", "{:.2f}") for name in SOURCES],
+    *[(f"FD {name}", f"{name}.frechet_distance", "{:.2f}") for name in SOURCES + LOCAL_SOURCES],
     ("copy distance, samples", "copy_distance_samples", "{:.2f}"),
+    ("copy distance, nearest u", "copy_distance_nearest_u", "{:.2f}"),
     ("copy distance, test", "copy_distance_test", "{:.2f}"),
 ]
 
 
+def codes(model, waves: np.ndarray, refine_steps: int) -> np.ndarray:
+    """Waveforms ``[n, samples]`` -> their codes ``[n, code_dim]`` (refined posterior means)."""
+    config = model.audio_config()
+    return np.concatenate(
+        [
+            refine_latents(model, waveform_to_spectrogram(waves[i : i + 64], config), refine_steps)
+            for i in range(0, len(waves), 64)
+        ]
+    )
+
+
+def audio(model, code: np.ndarray) -> np.ndarray:
+    """Codes ``[n, code_dim]`` -> audio ``[n, samples]``, batch ``i`` of 64 with Griffin-Lim seed ``i``."""
+    return np.concatenate(
+        [
+            decode_waveforms(model, code[i : i + 64], seed=i, batch_size=64)
+            for i in range(0, len(code), 64)
+        ]
+    )
+
+
 def reconstructions(model, waves: np.ndarray, refine_steps: int) -> np.ndarray:
     """Waveforms ``[n, samples]`` -> their reconstructions as audio ``[n, samples]``."""
-    config = model.audio_config()
-    out = []
-    for i in range(0, len(waves), 64):
-        x = waveform_to_spectrogram(waves[i : i + 64], config)  # [b, freq, time, 1]
-        z = refine_latents(model, x, refine_steps)  # [b, latent]
-        out.append(decode_waveforms(model, z, seed=i, batch_size=64))  # Griffin-Lim seed i
-    return np.concatenate(out)
+    return audio(model, codes(model, waves, refine_steps))
+
+
+def with_nearest_u(model, sampled: np.ndarray, train_codes: np.ndarray) -> np.ndarray:
+    """Codes ``[n, code_dim]``: the z of ``sampled`` with the u of the row of ``train_codes``
+    ``[m, code_dim]`` whose z is nearest."""
+    z, train_z = sampled[:, : model.latent_dim], train_codes[:, : model.latent_dim]
+    squared = np.sum(z**2, 1)[:, None] - 2 * z @ train_z.T + np.sum(train_z**2, 1)  # [n, m]
+    nearest = train_codes[np.argmin(squared, axis=1)]  # [n, code_dim]
+    return np.concatenate([z, nearest[:, model.latent_dim :]], axis=1)
 
 
 def nearest_distances(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -78,11 +108,21 @@ def sources(loaded: harness.Loaded, train_clips: int, samples: int, seed: int) -
             "inception_score": inception_score(judge.predict_proba(waves)),
         }
 
-    recon_train = reconstructions(model, train_waves, 0)
+    train_codes = codes(model, train_waves, 0)  # [m, code_dim]
+    recon_train = audio(model, train_codes)
     recon_test = reconstructions(model, test_waves, 0)
     generated = generate(model, samples, seed=seed)
     train_features = judge.features(recon_train)
+    local = {}
+    if model.code_dim > model.latent_dim:
+        sampled = sample_latents(model, samples, seed=seed).numpy()  # as `generate` draws them
+        nearest_u = audio(model, with_nearest_u(model, sampled, train_codes))
+        local["samples_nearest_u"] = scores(nearest_u)
+        local["copy_distance_nearest_u"] = float(
+            np.median(nearest_distances(judge.features(nearest_u), train_features))
+        )
     return {
+        **local,
         "run": loaded.name,
         "real_train": scores(train_waves),
         "recon_train": scores(recon_train),

@@ -34,7 +34,7 @@ SMALL_SETTINGS = {
 OUTPUTS = {
     "01-quickstart": ["model.keras", "digit_7.wav", "history.csv"],
     "02-pipeline-and-griffin-lim": ["*.png", "*.wav", "*.flac"],
-    "03-custom-prior": ["student.keras", "model.keras", "sample_*.wav"],
+    "03-custom-prior": ["student.keras", "model.keras", "sample_*.wav", "two_level_*.wav"],
     "04-kl-beta-free-bits": ["history.csv"],
     "05-evaluating-audio": ["metrics.json", "*.png", "*.wav"],
     "06-your-own-audio": ["model.keras", "whistle_0.wav", "long_recording.wav"],

@@ -142,6 +142,63 @@ def test_judge_degradations(env, tmp_path):
     assert "| real clips |" in out.stdout
 
 
+def test_perceptual_levers_original_phase_gives_back_the_clip_and_contrast_spreads_it(fsdd_root):
+    import numpy as np
+
+    from experiments.perceptual_levers import contrasted, synthesise
+    from tfp_audio_vae.data.stft import stft_magnitude
+
+    config = SpectrogramConfig()
+    waves, _ = pipeline.load_waveforms(fsdd.records(fsdd_root, "test")[:3], config)
+    magnitude = stft_magnitude(waves, config.n_fft, config.hop_length).numpy()
+    same = synthesise(magnitude, waves, config, "true", 0, 0)  # no phase retrieval at all
+    after = config.n_fft  # the uncentred STFT's first samples are damped, by design
+    np.testing.assert_allclose(same[:, after:], waves[:, after:], atol=1e-5)
+    retrieved = synthesise(magnitude, waves, config, "random", 2, 0)  # Griffin-Lim's own phase
+    assert np.abs(retrieved - waves)[:, after:].max() > 0.01
+    spectrogram = np.random.default_rng(0).normal(size=(2, 4, 5, 1))
+    std = np.array([1.0, 2.0, 0.5, 1.0])[:, None, None]
+    np.testing.assert_allclose(contrasted(spectrogram, std, 1.0), spectrogram)
+    spread = contrasted(spectrogram, std, 2.0) * std  # in log units
+    centre = (spectrogram * std).mean(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(spread - centre, 2 * (spectrogram * std - centre), atol=1e-12)
+
+
+def test_fd_sources_gives_each_sampled_z_the_local_code_of_the_nearest_training_z():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from experiments.fd_sources import with_nearest_u
+
+    train = np.array([[0.0, 0.0, 1, 1, 1], [5.0, 5.0, 2, 2, 2]])  # [z (2), u (3)] per clip
+    sampled = np.array([[4.0, 4.0, 9, 9, 9], [0.1, -0.1, 9, 9, 9]])
+    codes = with_nearest_u(SimpleNamespace(latent_dim=2), sampled, train)
+    np.testing.assert_array_equal(codes, [[4, 4, 2, 2, 2], [0.1, -0.1, 1, 1, 1]])
+
+
+@pytest.mark.slow
+def test_perceptual_levers(trained, env, tmp_path):
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    from experiments.perceptual_levers import WAYS
+
+    run, *_ = trained
+    out = experiment(env, "perceptual_levers", str(run), *CLIPS, "--ceiling",
+                     "--record", str(tmp_path / "p.jsonl"))  # fmt: skip
+    lines = records(tmp_path / "p.jsonl")
+    assert len(lines) == 4 + len(WAYS) and out.stdout.count("true magnitudes") == 4
+    ceiling, model = lines[:4], lines[4:]
+    assert [(line["phase"], line["iterations"]) for line in ceiling] == [
+        ("random", 32), ("pghi", 32), ("random", 100), ("pghi", 100)
+    ]  # fmt: skip
+    assert ceiling[3]["spectral_convergence"] < ceiling[0]["spectral_convergence"]
+    ways = [(m["statistic"], m["contrast"], m["phase"], m["iterations"]) for m in model]
+    assert sorted(ways) == sorted(WAYS)  # each way once, grouped by statistic
+    for line in lines:
+        assert line["clips"] == 10 and 1.0 <= line["pesq_nb"]["mean"] <= 4.6
+
+
 @pytest.mark.slow
 def test_temperature_sweep(trained, env, tmp_path):
     run, *_ = trained

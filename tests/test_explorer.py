@@ -66,6 +66,28 @@ def test_a_clip_plays_as_heard_and_as_reconstructed(explorer):
     assert answer["reconstruction"]["verdict"] is None and explorer.info()["judge"] is False
 
 
+def test_a_reconstruction_is_scored_against_its_clip_when_the_perceptual_extra_is_there(
+    explorer, monkeypatch
+):
+    pytest.importorskip("pesq")
+    pytest.importorskip("pystoi")
+    from tfp_audio_vae.evaluation.perceptual import perceptual_scores
+
+    scores = explorer.clip(3)["reconstruction"]["scores"]
+    clip = explorer.clips[3]
+    waves, _ = explorer._decoded(clip.code()[np.newaxis])  # the reconstruction, as played
+    expected = perceptual_scores(clip.wave[np.newaxis], waves, 8000)
+    assert scores == {"pesq_nb": expected["pesq_nb"]["mean"], "stoi": expected["stoi"]["mean"]}
+    assert 1.0 <= scores["pesq_nb"] <= 4.6  # a quarter second: PESQ scores it ...
+    assert scores["stoi"] is None  # ... STOI needs about 0.4 s of speech, so it is left out
+
+    def missing():
+        raise ImportError("pesq is missing")
+
+    monkeypatch.setattr(session.perceptual, "require", missing)
+    assert explorer.clip(3)["reconstruction"]["scores"] is None  # no extra: no scores
+
+
 def test_sliders_start_at_the_clip_most_kl_first_and_moving_one_changes_the_sound(explorer):
     dimensions = explorer.dimensions(2)
     kls = [d["kl"] for d in dimensions]

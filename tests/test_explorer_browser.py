@@ -6,11 +6,13 @@ trains a model and starts a browser. The screenshot goes to ``$TFP_AUDIO_VAE_SCR
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,12 @@ def test_clicking_a_point_plays_the_clip_and_its_reconstruction(page):
         .get_attribute("src")
         .startswith("data:image/png;base64,")
     )
+    heard = page.find_element("id", "reconstruction-verdict").text
+    assert heard.startswith("judge: ")
+    if find_spec("pesq") and find_spec("pystoi"):  # the perceptual extra: scored beside it
+        assert re.search(r" · PESQ-NB \d\.\d\d", heard), heard
+    else:
+        assert "PESQ" not in heard
 
 
 def test_moving_a_slider_changes_the_sound(page):

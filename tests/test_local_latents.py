@@ -15,6 +15,7 @@ import tensorflow_probability as tfp
 
 from tfp_audio_vae.explorer.session import Explorer
 from tfp_audio_vae.models.latents import refine_latents
+from tfp_audio_vae.models.local_prior import LocalPrior
 from tfp_audio_vae.models.priors import Prior
 from tfp_audio_vae.models.saving import load_model, save_model
 from tfp_audio_vae.models.variants import build_vae
@@ -130,6 +131,87 @@ def test_a_model_with_local_latents_saves_and_loads_whole(model, x, tmp_path: Pa
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_an_autoregressive_local_prior_reads_each_frame_given_the_earlier_ones_alone() -> None:
+    prior = LocalPrior(frames=4, local_dim=3, autoregressive=True, seed=2)
+    z = tf.random.stateless_normal([5, 6], seed=[1, 2])
+    u = tf.random.stateless_normal([5, 12], seed=[3, 4])
+    base = prior(z, u)
+    for t in range(4):
+        moved = tf.concat([u[:, : 3 * t], u[:, 3 * t :] + 3.0], axis=1)  # frames >= t changed
+        p_u, kept = prior(z, moved), slice(0, 3 * (t + 1))  # frames <= t read frames < t only
+        np.testing.assert_allclose(p_u.mean()[:, kept], base.mean()[:, kept], rtol=1e-6)
+        np.testing.assert_allclose(p_u.stddev()[:, kept], base.stddev()[:, kept], rtol=1e-6)
+        if t < 3:  # the next frame reads the changed one
+            after = slice(3 * (t + 1), 3 * (t + 2))
+            assert not np.allclose(p_u.mean()[:, after], base.mean()[:, after], atol=1e-3)
+    # a draw goes frame by frame: at temperature 0 each frame is its conditional's mean ...
+    at_mean = prior.draw(z, 0.0)
+    np.testing.assert_allclose(prior(z, at_mean).mean(), at_mean, atol=1e-6)
+    # ... and at temperature T that mean plus T times its spread times the seed's noise
+    drawn = prior.draw(z, 0.5, seed=stateless_seed(7))
+    eps = tf.random.stateless_normal([5, 12], seed=stateless_seed(7))
+    given = prior(z, drawn)
+    np.testing.assert_allclose(drawn, given.mean() + 0.5 * given.stddev() * eps, atol=1e-5)
+    with pytest.raises(ValueError, match="needs u's earlier frames"):
+        prior(z)
+
+
+def test_a_mixture_in_each_local_frame_scores_and_draws_its_own_density() -> None:
+    prior = LocalPrior(frames=3, local_dim=2, autoregressive=True, components=4, seed=5)
+    z = tf.random.stateless_normal([2, 6], seed=[1, 2])
+    u = tf.random.stateless_normal([2, 6], seed=[3, 4])
+    logits, loc, scale = (t.numpy() for t in prior._frame_params(z, u))  # [2, 3, 4(, 2)]
+    frames = u.numpy().reshape(2, 3, 1, 2)
+    log_normal = -0.5 * (((frames - loc) / scale) ** 2 + np.log(2 * np.pi)) - np.log(scale)
+    log_weights = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    by_hand = np.logaddexp.reduce(log_weights + log_normal.sum(-1), axis=-1).sum(-1)  # [2]
+    np.testing.assert_allclose(prior(z, u).log_prob(u), by_hand, rtol=1e-5)
+    # at temperature 0 a draw sits on a component's mean, picked by the components' weights:
+    # the first frame's (which reads z alone) over 4,000 draws of one z
+    many = tf.repeat(z[:1], 4000, axis=0)
+    drawn = prior.draw(many, 0.0, seed=stateless_seed(9)).numpy()[:, :2]  # [4000, 2]
+    logits, loc, _ = (t.numpy() for t in prior._frame_params(many[:1], u[:1]))
+    picked = np.argmin(np.abs(drawn[:, None, :] - loc[0, 0][None]).sum(-1), axis=1)  # [4000]
+    assert np.allclose(np.abs(drawn - loc[0, 0][picked]).max(), 0.0, atol=1e-5)
+    weights = np.exp(logits[0, 0] - np.logaddexp.reduce(logits[0, 0]))
+    np.testing.assert_allclose(np.bincount(picked, minlength=4) / 4000, weights, atol=0.03)
+
+
+@pytest.mark.parametrize(("kind", "components"), [("autoregressive", 1), ("independent", 3)])
+def test_a_local_level_without_a_closed_form_kl_takes_a_monte_carlo_one_and_saves_whole(
+    kind, components, x, tmp_path: Path
+) -> None:
+    model = build_vae(
+        TINY_CONFIG,
+        "standard",
+        latent_dim=LATENT,
+        local_dim=LOCAL,
+        local_prior=kind,
+        local_components=components,
+        seed=1,
+    )
+    assert model.local_prior.autoregressive == (kind == "autoregressive")
+    assert model.local_prior.components == components and model.code_dim == 10
+    terms = model.elbo_terms(x, seed=(3, 4))
+    posterior = model.posterior(x)
+    code = posterior.sample(1, seed=stateless_seed((3, 4)))[0]  # the draw elbo_terms makes
+    z, u = code[:, :4], code[:, 4:]
+    kl_z = tfd.kl_divergence(model.encode(x), tfd.MultivariateNormalDiag(tf.zeros(4)))
+    q_u = tfd.MultivariateNormalDiag(posterior.mean()[:, 4:], posterior.stddev()[:, 4:])
+    kl_u = q_u.log_prob(u) - model.local_prior(z, u).log_prob(u)  # one draw's estimate
+    np.testing.assert_allclose(terms["kl"], kl_z + kl_u, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        model.code_log_prior(code), model.prior.log_prob(z) + model.local_prior(z, u).log_prob(u)
+    )
+    codes = generation.sample_latents(model, 3, seed=2)
+    save_model(model, tmp_path / "local.keras")
+    loaded = load_model(tmp_path / "local.keras")
+    assert loaded.local_prior.get_config() == model.local_prior.get_config()
+    np.testing.assert_allclose(generation.sample_latents(loaded, 3, seed=2), codes, rtol=1e-5)
+    with pytest.raises(ValueError, match="local_prior must be one of"):
+        build_vae(TINY_CONFIG, latent_dim=LATENT, local_dim=LOCAL, local_prior="flow")
 
 
 class _LaplacePrior(Prior):

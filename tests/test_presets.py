@@ -88,3 +88,18 @@ def test_sc09_is_heard_at_its_own_16_khz_unless_the_run_names_a_resolution(train
     # an SC09 run recorded before resolutions were a setting was heard at 8 kHz, and still is
     old = {"format": 2, "data": {"dataset": "sc09", "root": None}, "seed": 0}
     assert RunSpec.from_json(old).resolution == ResolutionSpec()
+
+
+def test_local_latents_and_their_prior_reach_the_run_from_the_command_line(trained_with):
+    spec = cli._spec(
+        trained_with(
+            "--local-dim", "16", "--local-prior", "autoregressive", "--local-components", "4"
+        )
+    )
+    assert (spec.model.local_dim, spec.model.local_prior) == (16, "autoregressive")
+    assert spec.model.local_components == 4
+    assert cli._spec(trained_with()).model.local_prior == defaults.LOCAL_PRIOR == "independent"
+    args = compare_priors.parse_args(
+        ["--local-dim", "4", "--local-prior", "autoregressive", "--local-components", "3"]
+    )
+    assert (args.local_dim, args.local_prior, args.local_components) == (4, "autoregressive", 3)

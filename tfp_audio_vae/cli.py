@@ -218,6 +218,8 @@ def _spec(args: argparse.Namespace):
         network=args.network,
         decoder_scale=args.decoder_scale,
         local_dim=args.local_dim,
+        local_prior=args.local_prior,
+        local_components=args.local_components,
         beta=args.beta,
         warmup_steps=args.warmup_steps,
         free_nats=args.free_nats,
@@ -703,6 +705,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.LOCAL_DIM,
         help="time-local latents per 16 STFT frames (128 ms at 8 kHz), with a prior conditioned on z, "
         f"beside the global z; conv1d only (default {defaults.LOCAL_DIM}: z alone)",
+    )
+    p.add_argument(
+        "--local-prior",
+        choices=defaults.LOCAL_PRIORS,
+        default=defaults.LOCAL_PRIOR,
+        help="p(u | z) of the local latents: frames independent given z, or each also given the "
+        f"frames before it (default {defaults.LOCAL_PRIOR})",
+    )
+    p.add_argument(
+        "--local-components",
+        type=_positive_int,
+        default=defaults.LOCAL_COMPONENTS,
+        help="Gaussians in the mixture of each local frame's prior "
+        f"(default {defaults.LOCAL_COMPONENTS}: one)",
     )
     p.add_argument(
         "--decoder-scale",

@@ -23,6 +23,12 @@ did", the latent rows)."""
 LOCAL_DIM = 0
 """Time-local latents per coarse frame (`models.local_prior`); 0: the global z alone. See
 ``docs/results.md``, "Local latents", for what they did to fidelity and likelihood."""
+LOCAL_PRIORS = ("independent", "autoregressive")
+LOCAL_PRIOR = "independent"
+"""p(u | z) of local latents: ``"independent"`` (frames independent given z) or
+``"autoregressive"`` (each frame also given the earlier ones; `models.local_prior`)."""
+LOCAL_COMPONENTS = 1
+"""Gaussians in each frame's p(u_t | ...) of local latents: 1, or a mixture of several."""
 NUM_CLASSES = 10
 """Classes of a conditional prior and of a judge when the data names none: FSDD's ten digits. A
 labelled data set's own classes (its ``class_names``) take its place."""

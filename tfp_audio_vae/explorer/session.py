@@ -25,7 +25,7 @@ import tensorflow_probability as tfp
 from tfp_audio_vae.data import pipeline
 from tfp_audio_vae.data.audio_files import AudioFileError
 from tfp_audio_vae.data.pipeline import AudioRecord
-from tfp_audio_vae.evaluation import latent_geometry, plots
+from tfp_audio_vae.evaluation import latent_geometry, perceptual, plots
 from tfp_audio_vae.evaluation.judge import Judge
 from tfp_audio_vae.models.priors import MixtureOfGaussiansPrior
 from tfp_audio_vae.models.vae import VAE
@@ -209,16 +209,33 @@ class Explorer:
         }
 
     def clip(self, index: int) -> dict[str, Any]:
-        """A clip as heard (``"original"``) and its reconstruction from its posterior mean."""
+        """A clip as heard (``"original"``) and its reconstruction from its posterior mean, with
+        the reconstruction's ``"scores"`` against the clip (`_scores`: PESQ-NB and STOI, when the
+        ``perceptual`` extra is installed)."""
         return self._heard(int(index), self._clip(index))
 
     def _heard(self, index: int, clip: Clip) -> dict[str, Any]:
         original = self._sound(clip.wave, clip.spectrogram, judged=False)
+        waves, spectrograms = self._decoded(clip.code()[np.newaxis])
+        reconstruction = self._sound(waves[0], spectrograms[0])
         return {
             **self._describe(index, clip),
             "original": original,
-            "reconstruction": self.decode(clip.code()[np.newaxis])[0],
+            "reconstruction": {**reconstruction, "scores": self._scores(clip.wave, waves[0])},
         }
+
+    def _scores(self, original: np.ndarray, rebuilt: np.ndarray) -> dict[str, Any] | None:
+        """PESQ-NB and STOI of a reconstruction ``[num_samples]`` against its ``original``
+        (`perceptual.perceptual_scores`; ``None`` for a clip a measure cannot score), or
+        ``None`` without the ``perceptual`` extra."""
+        try:
+            perceptual.require()
+        except ImportError:
+            return None
+        scores = perceptual.perceptual_scores(
+            original[np.newaxis], rebuilt[np.newaxis], self.config.sample_rate
+        )
+        return {name: scores[name]["mean"] for name in ("pesq_nb", "stoi")}
 
     def sample(
         self, n: int, *, temperature: float, digit: int | None = None, seed: int = 0
@@ -337,13 +354,16 @@ class Explorer:
 
     def decode(self, z: np.ndarray | tf.Tensor) -> list[dict[str, Any]]:
         """Latents ``[n, latent]`` -> `audible` spectrograms -> Griffin-Lim -> sounds."""
+        waves, spectrograms = self._decoded(z)
+        return [self._sound(w, s) for w, s in zip(waves, spectrograms, strict=True)]
+
+    def _decoded(self, z: np.ndarray | tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Latents ``[n, latent]`` -> waveforms ``[n, num_samples]`` and the `audible`
+        spectrograms ``[n, freq, time, 1]`` they were made from."""
         with self._lock:
             spectrograms = audible(self.model, z)  # [n, freq, time, 1]
             waves = to_audio(self.model, spectrograms, n_iter=self.n_iter, seed=self.seed)
-        return [
-            self._sound(wave, spectrogram)
-            for wave, spectrogram in zip(waves, spectrograms.numpy(), strict=True)
-        ]
+        return waves, spectrograms.numpy()
 
     def _sound(
         self, wave: np.ndarray, spectrogram: np.ndarray, *, judged: bool = True

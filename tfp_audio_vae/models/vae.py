@@ -245,7 +245,7 @@ class VAE(keras.Model):
         self.decoder(code)
         z = code[:, : self.latent_dim]
         if self.local_prior is not None:
-            self.local_prior(z)
+            self.local_prior(z, code[:, self.latent_dim :])
         # q(z | x) for a prior that reads the encoder (a VampPrior): with local latents, z's part
         encoder = self.encoder if self.local_prior is None else self.encode
         self.prior.connect(encoder, tuple(input_shape[1:]))
@@ -277,12 +277,8 @@ class VAE(keras.Model):
         the prior's mean (``seed``), or the mean itself when ``seed`` is ``None``."""
         if self.local_prior is None:
             return z
-        p_u = self.local_prior(z)
-        u = p_u.mean()
-        if seed is not None:
-            eps = tf.random.stateless_normal(tf.shape(u), seed=stateless_seed(seed))
-            u = u + temperature * p_u.stddev() * eps
-        return tf.concat([z, u], axis=-1)
+        seed = None if seed is None else stateless_seed(seed)
+        return tf.concat([z, self.local_prior.draw(z, temperature, seed)], axis=-1)
 
     def decode(self, code: tf.Tensor) -> tfd.Distribution:
         """p(x | z): code ``[batch, code_dim]`` -> batch ``[batch]``, event ``[freq, time, 1]``.
@@ -301,9 +297,9 @@ class VAE(keras.Model):
 
     def _local_log_prob(self, code: tf.Tensor) -> tf.Tensor:
         """log p(u | z) of codes ``[..., code_dim]``, ``[...]`` in nats (with local latents)."""
-        flat = self.local_prior(tf.reshape(code[..., : self.latent_dim], [-1, self.latent_dim]))
+        z = tf.reshape(code[..., : self.latent_dim], [-1, self.latent_dim])
         u = tf.reshape(code[..., self.latent_dim :], [-1, self.local_prior.size])
-        return tf.reshape(flat.log_prob(u), tf.shape(code)[:-1])
+        return tf.reshape(self.local_prior(z, u).log_prob(u), tf.shape(code)[:-1])
 
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
         """p(x | z) at one posterior draw of the code ~ q(z, u | x) (from ``seed_generator``); x as
@@ -414,15 +410,15 @@ class VAE(keras.Model):
     ) -> tf.Tensor:
         """The ELBO's KL per example, ``[batch]`` (nats), of q(z, u | x) ``posterior`` and its
         draws ``codes`` ``[S, batch, code]``: `kl_divergence` of q(z | x) from the prior (with
-        ``labels`` for a conditional one), plus, with local latents, the analytic
-        KL(q(u | x) || p(u | z)) at the first draw's z."""
+        ``labels`` for a conditional one), plus, with local latents, KL(q(u | x) || p(u | z))
+        (`LocalPrior.kl`: analytic at the first draw's z, or by Monte Carlo)."""
         z = codes[..., : self.latent_dim]  # [S, b, latent]
         prior = self.prior.distribution(labels)  # batch [] or [b], event [latent]
         kl = self.kl_divergence(self._global(posterior), prior, z)
         if self.local_prior is None:
             return kl
         local = _part(posterior, self.latent_dim, self.code_dim)
-        return kl + tfd.kl_divergence(local, self.local_prior(z[0]))
+        return kl + self.local_prior.kl(local, z, codes[..., self.latent_dim :])
 
     def kl_divergence(
         self, posterior: tfd.Distribution, prior: tfd.Distribution, z: tf.Tensor

@@ -76,6 +76,8 @@ def build_vae(
     decoder_scale: DecoderScale = defaults.DECODER_SCALE,
     network: Network = defaults.NETWORK,
     local_dim: int = defaults.LOCAL_DIM,
+    local_prior: str = defaults.LOCAL_PRIOR,
+    local_components: int = defaults.LOCAL_COMPONENTS,
     seed: int = 0,
     **vae_kwargs: Any,
 ) -> VAE:
@@ -105,6 +107,9 @@ def build_vae(
       local_dim: time-local latents per frame of the encoder's last block, with a prior
         p(u | z) conditioned on z (`models.local_prior.LocalPrior`); 0: z alone. ``"conv1d"``
         only.
+      local_prior: ``"independent"`` (u's frames independent given z) or ``"autoregressive"``
+        (each frame given z and the frames before it).
+      local_components: Gaussians in the mixture of each frame's p(u_t | ...) (1: one).
       seed: seeds the initial weights of the encoder, decoder and mixture prior, and the VAE's own
         draws of z (see `VAE`): the same seed builds the same model and trains it the same way.
         Passed explicitly to each part; no global generator (Python, NumPy, TensorFlow) is
@@ -145,6 +150,10 @@ def build_vae(
     encoder, decoder = NETWORKS[network]
     if local_dim and network != "conv1d":
         raise ValueError(f"local latents need the conv1d network, not {network!r}")
+    if local_prior not in defaults.LOCAL_PRIORS:
+        raise ValueError(
+            f"local_prior must be one of {', '.join(defaults.LOCAL_PRIORS)}, got {local_prior!r}"
+        )
     local = {"local_dim": local_dim} if local_dim else {}
     decoder = decoder(spectrogram_config.shape, scale=decoder_scale, seed=seed, **local)
     return VAE(
@@ -152,7 +161,17 @@ def build_vae(
         decoder,
         prior,
         # one u_t per frame of the decoder's first grid (the encoder's last block has as many)
-        local_prior=LocalPrior(decoder.grid[0], local_dim, seed=seed) if local_dim else None,
+        local_prior=(
+            LocalPrior(
+                decoder.grid[0],
+                local_dim,
+                autoregressive=local_prior == "autoregressive",
+                components=local_components,
+                seed=seed,
+            )
+            if local_dim
+            else None
+        ),
         kl=kl or "auto",
         spectrogram_config=spectrogram_config,
         class_names=class_names,

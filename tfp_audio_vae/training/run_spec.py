@@ -137,6 +137,8 @@ class ModelSpec:
     network: str = defaults.NETWORK
     decoder_scale: str = defaults.DECODER_SCALE
     local_dim: int = defaults.LOCAL_DIM
+    local_prior: str = defaults.LOCAL_PRIOR
+    local_components: int = defaults.LOCAL_COMPONENTS
     beta: float = 1.0
     warmup_steps: int = 0
     free_nats: float = 0.0
@@ -158,6 +160,8 @@ class ModelSpec:
             network=self.network,
             decoder_scale=self.decoder_scale,
             local_dim=self.local_dim,
+            local_prior=self.local_prior,
+            local_components=self.local_components,
             seed=seed,
             beta=self.beta,
             warmup_steps=self.warmup_steps,

@@ -1,5 +1,5 @@
 // The explorer page: asks /api/... for JSON and shows it. Each sound arrives as
-// {wav, png (data URLs), seconds, verdict}. window.explorerTimings records, for each click or
+// {wav, png (data URLs), seconds, verdict} (a reconstruction also {scores}). window.explorerTimings records, for each click or
 // slider move, the milliseconds until its audio could play (what the latency figures measure).
 "use strict";
 
@@ -38,6 +38,20 @@ function play(audio, sound, what, started) {
 
 function verdictText(sound) {
   return sound.verdict ? `judge: ${sound.verdict.digit} (${(100 * sound.verdict.confidence).toFixed(0)}%)` : "";
+}
+
+// A reconstruction's PESQ-NB (1-4.5) and STOI (0-1) against its clip, where the server scored them
+// (the perceptual extra) and the clip allowed it (PESQ needs 1/4 s, STOI about 0.4 s of speech).
+function scoresText(sound) {
+  const scores = sound.scores || {};
+  return [
+    scores.pesq_nb == null ? "" : `PESQ-NB ${scores.pesq_nb.toFixed(2)}`,
+    scores.stoi == null ? "" : `STOI ${scores.stoi.toFixed(2)}`,
+  ].filter(Boolean).join(" · ");
+}
+
+function heardText(sound) {
+  return [verdictText(sound), scoresText(sound)].filter(Boolean).join(" · ");
 }
 
 function soundFigure(sound, caption) {
@@ -126,7 +140,7 @@ async function chooseClip(index) {
     $("clip-title").textContent = clip.label >= 0 ? `${clip.name}: digit ${clip.label}, ${clip.speaker}` : clip.name;
     $("original-png").src = clip.original.png;
     $("reconstruction-png").src = clip.reconstruction.png;
-    $("reconstruction-verdict").textContent = verdictText(clip.reconstruction);
+    $("reconstruction-verdict").textContent = heardText(clip.reconstruction);
     $("original-audio").src = clip.original.wav;
     play($("reconstruction-audio"), clip.reconstruction, "map click", started);
     drawMap();
@@ -223,7 +237,7 @@ async function upload() {
     $("upload-title").textContent = `${clip.name}: original`;
     $("upload-original-png").src = clip.original.png;
     $("upload-reconstruction-png").src = clip.reconstruction.png;
-    $("upload-verdict").textContent = verdictText(clip.reconstruction);
+    $("upload-verdict").textContent = heardText(clip.reconstruction);
     $("upload-original-audio").src = clip.original.wav;
     play($("upload-reconstruction-audio"), clip.reconstruction, "upload", performance.now());
     const dropped = clip.dropped.map((d) => d.name).join(", ");
