@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tfp_audio_vae
-from tfp_audio_vae.models import priors
+from tfp_audio_vae.models import local_prior, priors
 from tfp_audio_vae.models.vae import VAE
 from tfp_audio_vae.models.variants import build_vae
 from tfp_audio_vae.synthesis.generation import generate
@@ -31,6 +31,7 @@ DOCUMENTED = [
     priors.MixtureOfGaussiansPrior,
     priors.VampPrior,
     priors.RealNVPPrior,
+    local_prior,
 ]
 CHECK = re.compile(r"^(?P<expr>.+?)\s+# ==> (?P<value>.+?)(?:\s+\(.*\))?$")
 
