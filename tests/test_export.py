@@ -151,6 +151,29 @@ def test_sample_draws_as_the_package_for_unconditional_priors(prior):
         np.testing.assert_allclose(drawn["z"], expected, rtol=1e-6, atol=1e-6)  # labels ignored
 
 
+def test_a_model_with_local_latents_exports_and_draws_u_as_the_package(tmp_path):
+    model = build_vae(
+        TINY_CONFIG,
+        "standard",
+        latent_dim=4,
+        local_dim=3,
+        local_prior="autoregressive",
+        local_components=2,
+    )
+    served = tf.saved_model.load(str(export_model(model, tmp_path / "export", n_iter=N_ITER)))
+    z = np.random.default_rng(1).normal(size=(3, 4)).astype(np.float32)
+    decoded = served.signatures["decode"](z=tf.constant(z))["waveform"]
+    expected = decode_waveforms(model, z, n_iter=N_ITER)  # u at p(u | z)'s mean
+    np.testing.assert_allclose(decoded, expected, rtol=1e-5, atol=1e-4)
+    drawn = served.signatures["sample"](
+        labels=tf.constant([-1, -1]), temperature=tf.constant(0.5), seed=tf.constant(5)
+    )
+    codes = generation.sample_latents(model, 2, temperature=0.5, seed=5)  # [2, 4 + 2 * 3]
+    np.testing.assert_allclose(drawn["z"], codes[:, :4], rtol=1e-6, atol=1e-6)
+    waves = generation.generate(model, 2, temperature=0.5, seed=5, n_iter=N_ITER)
+    np.testing.assert_allclose(drawn["waveform"], waves, rtol=1e-5, atol=1e-4)
+
+
 def test_sample_refuses_bad_labels_and_temperatures(model):
     generator = AudioGenerator(model, n_iter=1)
     t, seed = tf.constant(0.5), tf.constant(0)

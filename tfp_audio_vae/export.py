@@ -11,7 +11,8 @@ The graph holds the decoder, the audio statistic with the decoder's level calibr
 (`synthesis.griffin_lim`), the prior's stateless sampling and the encoder behind the spectrogram
 front end (`data.spectrogram.waveform_to_spectrogram`). Its signatures reproduce the package:
 
-- ``decode(z)`` is `synthesis.waveforms.decode_waveforms` (seed of the export, 0 by default);
+- ``decode(z)`` is `synthesis.waveforms.decode_waveforms` (seed of the export, 0 by default); a
+  model with local latents decodes z with u at p(u | z)'s mean, as `VAE.decode` does;
 - ``sample(labels, temperature, seed)`` is `synthesis.generation.generate` with
   ``method="prior"`` (labels ``-1``: the prior's marginal, as with no labels);
 - ``encode(waveform)`` is the posterior q(z | x) of `synthesis.generation.encode_files`, for
@@ -117,6 +118,8 @@ class AudioGenerator(tf.Module):
         # tracked below, its optimizer and metrics need not be saved)
         self.__dict__["_model"] = model
         self.encoder, self.decoder, self.prior = model.encoder, model.decoder, model.prior
+        if model.local_prior is not None:  # p(u | z) of local latents: its weights save too
+            self.local_prior = model.local_prior
         self._config = model.audio_config()
         self._statistic = statistic
         self._seed = seed
@@ -174,7 +177,8 @@ class AudioGenerator(tf.Module):
         self, labels: tf.Tensor, temperature: tf.Tensor, seed: tf.Tensor
     ) -> dict[str, tf.Tensor]:
         """One clip per label ``[n]`` (``-1``: the prior's marginal; any label for an
-        unconditional prior) at ``temperature``, seeded by ``seed`` as `generation.generate` is:
+        unconditional prior) at ``temperature``, seeded by ``seed`` as `generation.generate` is
+        (with local latents, u drawn from p(u | z) at the same temperature):
         ``{"waveform": [n, num_samples], "z": [n, latent]}``."""
         classes = getattr(self.prior, "num_classes", None) if self._conditional else None
         message = f"labels must be -1 (the prior) or a class 0 .. {(classes or 0) - 1}"
@@ -188,7 +192,8 @@ class AudioGenerator(tf.Module):
         if self._conditional:
             given = self._draw(n, tf.maximum(labels, 0), temperature, seed)  # [n, latent]
             z = tf.where((labels >= 0)[:, tf.newaxis], given, z)
-        return {"waveform": self._waveforms(z, seed), "z": z}
+        code = self._model.complete(z, temperature=temperature, seed=tf.stack([seed, 4]))
+        return {"waveform": self._waveforms(code, seed), "z": z}
 
     def _encode(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
         """Waveforms ``[n, num_samples]`` at the model's rate -> q(z | x)'s ``{"mean",
@@ -212,7 +217,8 @@ class AudioGenerator(tf.Module):
         )  # [n, latent]
 
     def _waveforms(self, z: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """`waveforms.decode_waveforms`: latents ``[n, latent]`` -> ``[n, num_samples]``."""
+        """`waveforms.decode_waveforms`: latents ``[n, latent]`` (or whole codes) ->
+        ``[n, num_samples]``; a bare z decodes with u at p(u | z)'s mean (`VAE.decode`)."""
         config = self._config
         spectrogram = audible(self._model, z, self._statistic)  # [n, freq, time, 1]
         magnitude = to_magnitude(spectrogram, config)  # [n, frames, n_fft // 2 + 1]
