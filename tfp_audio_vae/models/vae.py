@@ -274,7 +274,9 @@ class VAE(keras.Model):
     ) -> tf.Tensor:
         """Codes ``[n, code_dim]`` of global latents z ``[n, latent]``: z itself without local
         latents; else z and u ~ p(u | z), each u ``temperature`` times its prior's spread from
-        the prior's mean (``seed``), or the mean itself when ``seed`` is ``None``."""
+        the prior's mean (``seed``), or the mean itself when ``seed`` is ``None``
+        (`LocalPrior.draw`: frame after frame when autoregressive, from a drawn component when
+        each frame is a mixture)."""
         if self.local_prior is None:
             return z
         seed = None if seed is None else stateless_seed(seed)

@@ -42,7 +42,8 @@ def sample_latents(
     """``n`` latents ``[n, latent]``: from the prior, or for the given class ``labels`` (length
     ``n``, each in 0 .. classes - 1; ``digits=`` is a deprecated alias until 0.3). A model with
     local latents gets whole codes ``[n, code_dim]``: each z's u drawn from p(u | z) at
-    ``local_temperature`` (`VAE.complete`; 0: p(u | z)'s mean; ``None``: ``temperature``).
+    ``local_temperature`` (`VAE.complete`; 0: p(u | z)'s mean, or with a mixture in each frame
+    a drawn component's mean; ``None``: ``temperature``).
 
     Class-conditional routes:
     - ``"prior"``: z ~ p(z | class), the conditional mixture prior's components of that class.
