@@ -148,13 +148,14 @@ class LocalPrior(keras.layers.Layer):
             h = tf.concat([h, before], axis=-1)  # [batch, frames, width + local]
         params = self.to_params(self.mix(h))  # [batch, frames, (K +) 2 K local]
         if self.components == 1:
+            logits = None
             loc, raw = tf.split(params, 2, axis=-1)  # [batch, frames, local] each
-            return None, loc, tf.nn.softplus(raw) + self.scale_floor
-        k = self.components
-        logits, rest = params[..., :k], params[..., k:]
-        loc, raw = (
-            tf.reshape(t, [-1, self.frames, k, self.local_dim]) for t in tf.split(rest, 2, -1)
-        )
+        else:
+            k = self.components
+            logits, rest = params[..., :k], params[..., k:]
+            loc, raw = (
+                tf.reshape(t, [-1, self.frames, k, self.local_dim]) for t in tf.split(rest, 2, -1)
+            )
         return logits, loc, tf.nn.softplus(raw) + self.scale_floor
 
     def draw(
@@ -198,10 +199,14 @@ class LocalPrior(keras.layers.Layer):
         log q(u | x) - log p(u | z)."""
         if not self.autoregressive and self.components == 1:
             return tfd.kl_divergence(q_u, self(z[0]))
+        return tf.reduce_mean(q_u.log_prob(u) - self.log_prob(z, u), axis=0)
+
+    def log_prob(self, z: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+        """log p(u | z) in nats, ``[...]``, of z ``[..., latent]`` and u ``[..., frames *
+        local_dim]`` with any leading dimensions (draws, batch)."""
         flat_z = tf.reshape(z, tf.stack([-1, tf.shape(z)[-1]]))
         flat_u = tf.reshape(u, [-1, self.size])
-        log_p = tf.reshape(self(flat_z, flat_u).log_prob(flat_u), tf.shape(u)[:-1])  # [S, b]
-        return tf.reduce_mean(q_u.log_prob(u) - log_p, axis=0)
+        return tf.reshape(self(flat_z, flat_u).log_prob(flat_u), tf.shape(u)[:-1])
 
     def get_config(self) -> dict[str, Any]:
         return {

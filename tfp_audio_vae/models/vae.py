@@ -299,9 +299,7 @@ class VAE(keras.Model):
 
     def _local_log_prob(self, code: tf.Tensor) -> tf.Tensor:
         """log p(u | z) of codes ``[..., code_dim]``, ``[...]`` in nats (with local latents)."""
-        z = tf.reshape(code[..., : self.latent_dim], [-1, self.latent_dim])
-        u = tf.reshape(code[..., self.latent_dim :], [-1, self.local_prior.size])
-        return tf.reshape(self.local_prior(z, u).log_prob(u), tf.shape(code)[:-1])
+        return self.local_prior.log_prob(code[..., : self.latent_dim], code[..., self.latent_dim :])
 
     def call(self, x: Any, training: bool = False) -> tfd.Distribution:
         """p(x | z) at one posterior draw of the code ~ q(z, u | x) (from ``seed_generator``); x as
